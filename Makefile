@@ -1,0 +1,37 @@
+# Every target installs what it needs first (scripts/bootstrap.sh), so a clean clone needs nothing else.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+ARGS   ?=
+
+.PHONY: all bootstrap run test lint typecheck generate docs bench clean
+
+all: lint test
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+## make run: the exporter on this machine (real NVML when a GPU is present, else the fake 8x H100 node).
+run: bootstrap
+	$(PY) -m exporter --gpu.backend=auto $(ARGS)
+
+## make test: the whole suite; pytest's "no tests ran" (exit 5) fails like any other failure.
+test: bootstrap
+	$(PY) -m pytest $(ARGS)
+
+lint: bootstrap
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+## make generate: the bundle (rules, dashboards, scrape and deploy objects) into build/, plus docs.
+generate: bootstrap
+	$(PY) -m bundle.generate --out build $(ARGS)
+
+docs: bootstrap
+	$(PY) -m exporter.catalogue.reference > docs/metrics.md
+
+bench: bootstrap
+	$(PY) -m benchmarks $(ARGS)
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""`make bench`: performance numbers for the exporter, printed, never asserted in tests."""

@@ -1,0 +1,7 @@
+"""The registry of collector plugins, in build order (attribution joins collectors built before it)."""
+
+from __future__ import annotations
+
+from exporter.plugin import Plugin
+
+PLUGINS: tuple[Plugin, ...] = ()

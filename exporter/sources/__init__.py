@@ -1,0 +1,1 @@
+"""Sources talk to one upstream each and return plain typed data."""
