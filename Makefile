@@ -28,7 +28,7 @@ generate: bootstrap
 	$(PY) -m bundle.generate --out build $(ARGS)
 
 docs: bootstrap
-	$(PY) -m exporter.catalogue.reference > docs/metrics.md
+	$(PY) -m exporter.catalogue.reference > docs/metrics.md.tmp && mv docs/metrics.md.tmp docs/metrics.md
 
 bench: bootstrap
 	$(PY) -m benchmarks $(ARGS)

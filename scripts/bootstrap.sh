@@ -20,8 +20,9 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$sta
     echo "bootstrap: could not create a virtualenv; install the venv module (Debian: apt-get install python3-venv)" >&2
     exit 1
   }
-  "$VENV/bin/pip" install --quiet --upgrade pip >/dev/null
-  "$VENV/bin/pip" install --quiet -e ".[test]"
+  # pip warns about every local index folder this machine's pip.conf names: keep real errors, drop that noise.
+  "$VENV/bin/pip" install --quiet --upgrade pip 2>&1 | { grep -v "^WARNING: Location 'file:" || true; } >&2
+  "$VENV/bin/pip" install --quiet -e ".[test]" 2>&1 | { grep -v -e "^WARNING: Location 'file:" || true; } >&2
   echo "$stamp" > "$VENV/.stamp"
 fi
 
