@@ -1,0 +1,1 @@
+"""Generated stubs for the kubelet pod-resources v1 API (`api.proto` here); regenerate, never edit by hand."""
