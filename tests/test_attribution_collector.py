@@ -72,6 +72,9 @@ class Names:
         self.asked.append(list(uids))
         return {uid: self.known[uid] for uid in uids if uid in self.known}
 
+    def close(self) -> None:
+        pass
+
 
 @dataclass
 class Setup:

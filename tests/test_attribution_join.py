@@ -173,6 +173,12 @@ def test_gpu_snapshot_becomes_views_with_per_mig_processes_and_mean_sm_per_proce
     ]
 
 
+def test_no_new_utilization_sample_leaves_sm_unknown_rather_than_zero() -> None:
+    device = _device(0, GPU0, processes=(ProcessInfo(10, 1_000),), process_utilization=())
+    got = gpu_input(NvmlSnapshot(nvml_up=True, complete=True, devices=(device,)))
+    assert got is not None and got.processes == [DeviceProcesses(WHOLE0, (ProcessView(10, 1_000, None),))]
+
+
 def test_snapshot_without_processes_read_gives_none_and_no_snapshot_gives_nothing() -> None:
     snapshot = NvmlSnapshot(nvml_up=True, complete=True, devices=(_device(0, GPU0),))
     got = gpu_input(snapshot)

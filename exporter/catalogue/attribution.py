@@ -44,7 +44,8 @@ POD_MEMORY_USED = MetricSpec(
 POD_SM_UTILIZATION = MetricSpec(
     "nvidia_gpu_pod_sm_utilization_ratio",
     "gauge",
-    "Share of the GPU's SMs busy with the pod's processes over NVML's last sample period; absent on MIG.",
+    "Share of the GPU's SMs busy with the pod's processes in NVML's last sample period; absent on MIG and "
+    "when NVML had no new sample.",
     _POD,
     unit="ratio",
     collector="attribution",

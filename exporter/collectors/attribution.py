@@ -53,6 +53,8 @@ class UidNames(Protocol):
 
     def names(self, uids: Sequence[str]) -> dict[str, PodName]: ...
 
+    def close(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class GpuInput:
@@ -218,3 +220,5 @@ class AttributionCollector:
 
     def close(self) -> None:
         self._allocations.close()
+        if self._names is not None:
+            self._names.close()

@@ -27,10 +27,17 @@ class SnapshotSource(Protocol):
 
 
 class ServingPod(Protocol):
-    namespace: str
-    pod: str
-    pod_uid: str
-    models: Sequence[str]
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def pod(self) -> str: ...
+
+    @property
+    def pod_uid(self) -> str: ...
+
+    @property
+    def models(self) -> Sequence[str]: ...
 
 
 class ServingPodSource(Protocol):
@@ -85,9 +92,10 @@ def _processes(device: DeviceReading) -> tuple[bool, list[DeviceProcesses]]:
 def _sm_by_pid(
     processes: Sequence[ProcessInfo], samples: Sequence[ProcessUtilization] | None
 ) -> dict[int, float]:
-    """Mean SM ratio of each process's samples since the last scrape. A process without a sample ran no
-    kernel in that time (0); with no sample call at all (unsupported) the value is unknown."""
-    if samples is None:
+    """Mean SM ratio of each process's samples since the last read. NVML samples only processes that were
+    busy, so one without a sample was idle (0); but no sample at all (NOT_FOUND: read again within one
+    sample period, or unsupported) leaves every value unknown rather than 0."""
+    if not samples:
         return {}
     by_pid: dict[int, list[float]] = defaultdict(list)
     for sample in samples:

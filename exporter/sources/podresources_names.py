@@ -20,9 +20,14 @@ class PodName:
 
 
 class _ListedPod(Protocol):
-    namespace: str
-    name: str
-    uid: str
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def uid(self) -> str: ...
 
 
 class PodList(Protocol):
