@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from exporter.collectors.mlflow_plugin import MLFLOW_PLUGIN
 from exporter.plugin import Plugin
 
-PLUGINS: tuple[Plugin, ...] = ()
+PLUGINS: tuple[Plugin, ...] = (MLFLOW_PLUGIN,)

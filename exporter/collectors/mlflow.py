@@ -1,0 +1,203 @@
+"""MLflow collector: serves the last good snapshot of each section; scrapes trigger background refreshes.
+
+Sample output:
+
+    mlflow_up 1
+    mlflow_snapshot_age_seconds{section="registry"} 12.4
+    mlflow_model_alias_version{alias="production",model="fraud-detector"} 2
+    mlflow_training_runs{experiment="train-fraud",status="FAILED",window="1d"} 1
+    mlflow_model_drift{feature="age",metric="psi",model="fraud-detector",version="2"} 0.3
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from exporter.catalogue import mlflow as m
+from exporter.catalogue.families import FamilySet
+from exporter.collectors.base import Health
+from exporter.collectors.mlflow_refresh import BackgroundRefresh
+from exporter.collectors.mlflow_rows import (
+    DROP_KINDS,
+    MonitoringKeys,
+    RegistryCaps,
+    Rows,
+    baseline_rows,
+    baseline_run_ids,
+    monitoring_rows,
+    registry_rows,
+    training_rows,
+)
+from exporter.sources.mlflow import MlflowSource, Registry, Run
+from exporter.sources.mlflow_http import MlflowError, Tls
+from exporter.sources.mlflow_reads import (
+    MonitoringQuery,
+    TrainingQuery,
+    read_baselines,
+    read_monitoring,
+    read_training,
+)
+
+log = logging.getLogger("exporter.collectors.mlflow")
+
+
+@dataclass(frozen=True)
+class MlflowSettings:
+    tracking_uri: str
+    refresh_interval: float
+    scrape_wait: float
+    request_timeout: float
+    page_size: int
+    max_pages: int
+    tls: Tls
+    caps: RegistryCaps
+    baseline_metrics: tuple[str, ...]
+    training: TrainingQuery
+    windows: tuple[tuple[str, float], ...]
+    monitoring: MonitoringQuery
+    monitoring_keys: MonitoringKeys
+
+    @property
+    def monitoring_enabled(self) -> bool:
+        return bool(self.monitoring_keys.drift_metrics or self.monitoring_keys.quality_metrics)
+
+
+@dataclass(frozen=True)
+class Section:
+    rows: Rows
+    read_at: float  # epoch seconds
+    data: Any = None  # the registry keeps what it read: the baseline read needs it
+
+
+@dataclass(frozen=True)
+class State:
+    sections: Mapping[str, Section] = field(default_factory=dict)
+    up: bool = False
+    problems: tuple[str, ...] = ("not read yet",)
+    duration: float | None = None
+    dropped: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(DROP_KINDS, 0))
+
+
+Reader = Callable[[float, Mapping[str, Section]], tuple[Section | None, list[str]]]
+
+
+class MlflowCollector:
+    name = "mlflow"
+
+    def __init__(
+        self,
+        settings: MlflowSettings,
+        source: MlflowSource,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._state = State()
+        self._baseline_cache: dict[str, Run] = {}
+        readers: list[tuple[str, Reader]] = [("registry", self._read_registry)]
+        if settings.baseline_metrics:
+            readers.append(("baseline", self._read_baseline))
+        if settings.training.enabled:
+            readers.append(("training", self._read_training))
+        if settings.monitoring_enabled:
+            readers.append(("monitoring", self._read_monitoring))
+        self._readers = readers
+        self.refresh = BackgroundRefresh(
+            self._refresh, settings.refresh_interval, settings.scrape_wait, clock, "mlflow-refresh"
+        )
+
+    # Readers: each returns its new section (None: nothing to read yet) and one-line problems.
+    def _read_registry(self, now: float, _: Mapping[str, Section]) -> tuple[Section | None, list[str]]:
+        registry = self.source.registry()
+        return Section(registry_rows(registry, self.settings.caps), now, registry), []
+
+    def _read_baseline(self, now: float, sections: Mapping[str, Section]) -> tuple[Section | None, list[str]]:
+        if "registry" not in sections:
+            return None, []
+        registry: Registry = sections["registry"].data
+        run_ids = baseline_run_ids(registry, self.settings.caps)
+        runs = read_baselines(self.source, run_ids, self._baseline_cache)
+        rows = baseline_rows(registry, runs, self.settings.baseline_metrics, self.settings.caps)
+        return Section(rows, now), []
+
+    def _read_training(self, now: float, _: Mapping[str, Section]) -> tuple[Section | None, list[str]]:
+        training = read_training(self.source, self.settings.training, now)
+        rows = training_rows(training, self.settings.windows, self.settings.caps.max_label_length)
+        return Section(rows, now), [f"training experiment {name!r} not found" for name in training.missing]
+
+    def _read_monitoring(self, now: float, _: Mapping[str, Section]) -> tuple[Section | None, list[str]]:
+        monitoring = read_monitoring(self.source, self.settings.monitoring)
+        rows = monitoring_rows(monitoring, self.settings.monitoring_keys)
+        return Section(rows, now), [
+            f"monitoring experiment {name!r} not found" for name in monitoring.missing
+        ]
+
+    def _refresh(self) -> None:
+        started, now = self._clock(), self._wall_clock()
+        previous = self._state
+        sections = dict(previous.sections)
+        dropped = dict(previous.dropped)
+        problems: list[str] = []
+        failed = False
+        for name, read in self._readers:
+            try:
+                section, notes = read(now, sections)
+            except MlflowError as exc:
+                failed = True
+                problems.append(f"{name}: {exc}")
+                continue
+            problems += notes
+            if section is not None:
+                sections[name] = section
+                for what, count in section.rows.dropped.items():
+                    dropped[what] = dropped.get(what, 0) + count
+        state = State(sections, not failed, tuple(problems), self._clock() - started, dropped)
+        if state.problems != previous.problems:
+            if state.problems:
+                log.warning("mlflow: %s", "; ".join(state.problems))
+            else:
+                log.info("mlflow: every section read again")
+        self._state = state
+
+    def collect(self, out: FamilySet) -> bool:
+        self.refresh.trigger()
+        state = self._state
+        now = self._wall_clock()
+        out.add(m.UP, 1 if state.up else 0)
+        if state.duration is not None:
+            out.add(m.REFRESH_DURATION, state.duration)
+        for what, count in state.dropped.items():
+            out.add(m.DROPPED, count, what=what)
+        for stats in self.source.http.stats.snapshot():
+            out.add(m.REQUESTS, stats.requests, endpoint=stats.endpoint)
+            for kind, count in stats.errors.items():
+                out.add(m.REQUEST_ERRORS, count, endpoint=stats.endpoint, kind=kind)
+            out.add_histogram(m.REQUEST_DURATION, stats.buckets, stats.duration_sum, endpoint=stats.endpoint)
+        for name, section in state.sections.items():
+            out.add(m.SNAPSHOT_AGE, max(0.0, now - section.read_at), section=name)
+            for spec, value, labels in section.rows.samples:
+                out.add(spec, value, **labels)
+            for spec, stamp, labels in section.rows.ages:
+                out.add(spec, max(0.0, now - stamp), **labels)
+        return state.up and not state.problems
+
+    def health(self) -> Health:
+        """Unhealthy only when a refresh is wedged; MLflow being down is data (mlflow_up), not our failure."""
+        state = self._state
+        stuck = self.refresh.in_flight_for() > max(10 * self.settings.refresh_interval, 300.0)
+        verdict = "up" if state.up else "down"
+        detail = f"mlflow {verdict}" + (f": {state.problems[0]}" if state.problems else "")
+        if stuck:
+            detail = f"refresh in flight for {self.refresh.in_flight_for():.0f}s; {detail}"
+        return Health(not stuck, detail)
+
+    def close(self) -> None:
+        self.refresh.close()
+        self.source.http.close()

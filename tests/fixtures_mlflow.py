@@ -1,0 +1,367 @@
+"""Session fixtures for the MLflow collector: real tracking servers (plain and basic-auth), a seeded
+dataset written with the real mlflow client, and a fault-injecting proxy in front of the real server."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import sqlite3
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from exporter.app import Exporter
+from exporter.collectors.mlflow import MlflowCollector
+from exporter.collectors.mlflow_plugin import MLFLOW_PLUGIN
+from tests.helpers import free_port, running_exporter
+
+MLFLOW = str(Path(sys.executable).with_name("mlflow"))
+HOUR, DAY = 3600.0, 86400.0
+
+
+@dataclass
+class MlflowServer:
+    url: str
+    db: Path
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+
+def _wait_healthy(server: MlflowServer, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"mlflow server exited: {server.log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/health", timeout=2) as response:
+                if response.read().strip() == b"OK":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)  # polling a starting process: there is no event to wait on
+    raise RuntimeError(f"mlflow server not healthy after {timeout}s: {server.log.read_text()[-2000:]}")
+
+
+def start_mlflow_server(
+    root: Path, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> MlflowServer:
+    """`mlflow server` on a free loopback port with a sqlite store under `root`, healthy on return."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    db = root / "mlflow.db"
+    log = root / "server.log"
+    cmd = [
+        MLFLOW,
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{db}",
+        "--default-artifact-root",
+        str(root / "artifacts"),
+        *extra_args,
+    ]
+    with log.open("wb") as out:
+        # Its own process group: the server forks workers, and teardown must stop them all by our PID.
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+    server = MlflowServer(f"http://127.0.0.1:{port}", db, proc, log)
+    try:
+        _wait_healthy(server)
+    except BaseException:
+        stop_mlflow_server(server)
+        raise
+    return server
+
+
+def stop_mlflow_server(server: MlflowServer) -> None:
+    try:
+        os.killpg(server.proc.pid, signal.SIGTERM)
+        server.proc.wait(timeout=15)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    server = start_mlflow_server(tmp_path_factory.mktemp("mlflow"))
+    yield server
+    stop_mlflow_server(server)
+
+
+@dataclass
+class AuthServer:
+    server: MlflowServer
+    username: str
+    password: str
+
+
+@pytest.fixture(scope="session")
+def mlflow_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
+    """`mlflow server --app-name basic-auth`; MLflow 3 ships no admin password, so the env var sets one."""
+    root = tmp_path_factory.mktemp("mlflow-auth")
+    config = root / "basic_auth.ini"
+    config.write_text(
+        "[mlflow]\ndefault_permission = READ\n"
+        f"database_uri = sqlite:///{root / 'auth.db'}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    username, password = "exporter-admin", secrets.token_urlsafe(18)
+    env = {
+        "MLFLOW_AUTH_CONFIG_PATH": str(config),
+        "MLFLOW_AUTH_ADMIN_USERNAME": username,
+        "MLFLOW_AUTH_ADMIN_PASSWORD": password,
+    }
+    server = start_mlflow_server(root, ("--app-name", "basic-auth"), env)
+    yield AuthServer(server, username, password)
+    stop_mlflow_server(server)
+
+
+class FaultProxy:
+    """A loopback proxy in front of the real server that fails on demand.
+
+    Modes: `pass`; `reset` (close the connection unanswered); `status` (answer `status` with an MLflow
+    error body); `malformed` (200 with a body that is not JSON); `endless` (every answer carries the same
+    next_page_token); `delay` (hold each request `delay` seconds, then pass it on)."""
+
+    def __init__(self, upstream: str, tls: ssl.SSLContext | None = None) -> None:
+        self.upstream = upstream
+        self.mode, self.status, self.delay = "pass", 500, 0.0
+        self.seen_auth: list[str] = []
+        self._release = threading.Event()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                proxy._handle(self)
+
+            def do_POST(self) -> None:
+                proxy._handle(self)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reset(self) -> None:
+        self._release.set()  # frees requests held by `delay`
+        self._release = threading.Event()
+        self.mode, self.status, self.delay = "pass", 500, 0.0
+        self.seen_auth.clear()
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        self.seen_auth.append(handler.headers.get("Authorization", ""))
+        mode = self.mode
+        if mode == "reset":
+            handler.close_connection = True
+            return
+        if mode == "delay":
+            self._release.wait(self.delay)
+        if mode == "status":
+            error = {"error_code": "INTERNAL_ERROR", "message": f"injected {self.status}"}
+            return self._reply(handler, self.status, json.dumps(error).encode())
+        if mode == "malformed":
+            return self._reply(handler, 200, b"<html>upstream gateway said hi")
+        headers = {k: v for k, v in handler.headers.items() if k.lower() in ("content-type", "authorization")}
+        upstream = requests.request(
+            handler.command, self.upstream + handler.path, data=body, headers=headers, timeout=30
+        )
+        content = upstream.content
+        if mode == "endless" and upstream.ok:
+            data = upstream.json()
+            data["next_page_token"] = "bG9vcA=="
+            content = json.dumps(data).encode()
+        self._reply(handler, upstream.status_code, content)
+
+    @staticmethod
+    def _reply(handler: BaseHTTPRequestHandler, status: int, content: bytes) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(content)))
+        handler.end_headers()
+        handler.wfile.write(content)
+
+
+@dataclass
+class Seeded:
+    """What was written, so tests assert against it rather than against literals scattered around."""
+
+    now: float
+    fraud_versions_created: dict[int, float]
+    last_success_end: float
+    long_model_name: str
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def _seed(url: str, db: Path) -> Seeded:
+    from mlflow import MlflowClient  # tests only: the exporter never imports mlflow
+
+    client = MlflowClient(tracking_uri=url)
+    now = time.time()
+
+    def run(experiment_id: str, start: float, end: float | None, status: str, **tags: str) -> str:
+        created = client.create_run(experiment_id, start_time=_ms(start), tags=tags)
+        if end is not None:
+            client.set_terminated(created.info.run_id, status, end_time=_ms(end))
+        return created.info.run_id
+
+    fraud = client.create_experiment("train-fraud")
+    run(fraud, now - 3 * HOUR, now - 2 * HOUR, "FINISHED")
+    run(fraud, now - 3 * DAY - HOUR, now - 3 * DAY, "FINISHED")
+    run(fraud, now - 6 * HOUR, now - 5.5 * HOUR, "FAILED")
+    run(fraud, now - 2 * DAY - 600, now - 2 * DAY, "KILLED")
+    run(fraud, now - 10 * DAY - HOUR, now - 10 * DAY, "FINISHED")
+    run(fraud, now - HOUR, None, "RUNNING")
+    churn = client.create_experiment("train-churn")
+    run(churn, now - 4 * HOUR, now - 3 * HOUR, "FAILED")
+
+    builds = client.create_experiment("model-builds")
+    created: dict[int, float] = {}
+
+    def version(model: str, val_auc: float) -> int:
+        run_id = run(builds, now - DAY, now - DAY + 60, "FINISHED")
+        client.log_metric(run_id, "val_auc", val_auc, timestamp=_ms(now - DAY + 30))
+        source = f"{client.get_run(run_id).info.artifact_uri}/model"
+        mv = client.create_model_version(model, source=source, run_id=run_id)
+        if model == "fraud-detector":
+            created[int(mv.version)] = mv.creation_timestamp / 1000
+        return int(mv.version)
+
+    client.create_registered_model("fraud-detector")
+    for auc in (0.88, 0.91, 0.93):
+        version("fraud-detector", auc)
+    client.set_registered_model_alias("fraud-detector", "production", "2")
+    client.set_registered_model_alias("fraud-detector", "champion", "3")
+    client.create_registered_model("churn")
+    version("churn", 0.75)
+    failed = version("churn", 0.5)
+    client.set_registered_model_alias("churn", "production", "1")
+    long_name = "segment-" + "x" * 150
+    client.create_registered_model(long_name)
+    version(long_name, 0.6)
+    # A registration that failed: the public API cannot produce one, so set the status in the real store.
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE model_versions SET status = 'FAILED_REGISTRATION' WHERE name = ? AND version = ?",
+            ("churn", failed),
+        )
+
+    monitoring = client.create_experiment("monitoring")
+    tags = {"mlobs.model_name": "fraud-detector", "mlobs.model_version": "2"}
+    old = run(monitoring, now - 2 * DAY, now - 2 * DAY + 60, "FINISHED", **tags)
+    client.log_metric(old, "psi", 0.02, timestamp=_ms(now - 2 * DAY))
+    client.log_metric(old, "accuracy", 0.95, timestamp=_ms(now - 2 * DAY))
+    recent = run(monitoring, now - 3 * HOUR, None, "RUNNING", **tags)
+    for key, value in (
+        ("psi", 0.12),
+        ("psi.age", 0.31),
+        ("psi.income", 0.05),
+        ("share_drifted_features", 0.5),
+    ):
+        client.log_metric(recent, key, value, timestamp=_ms(now - 2 * HOUR))
+    client.log_metric(recent, "accuracy", 0.90, timestamp=_ms(now - 3 * HOUR))
+    client.log_metric(recent, "accuracy", 0.87, timestamp=_ms(now - HOUR))
+    client.log_metric(recent, "latency_ms", 12.0, timestamp=_ms(now - HOUR))
+    churn_run = run(
+        monitoring, now - HOUR, None, "RUNNING", **{"mlobs.model_name": "churn", "mlobs.model_version": "1"}
+    )
+    client.log_metric(churn_run, "auc", 0.7, timestamp=_ms(now - 0.5 * HOUR))
+    client.log_metric(churn_run, "p_value.tenure", 0.01, timestamp=_ms(now - 0.5 * HOUR))
+    untagged = run(monitoring, now - HOUR, None, "RUNNING")
+    client.log_metric(untagged, "psi", 9.0, timestamp=_ms(now - 0.5 * HOUR))
+    return Seeded(now, created, _ms(now - 2 * HOUR) / 1000, long_name)
+
+
+@pytest.fixture(scope="session")
+def mlflow_seeded(mlflow_server: MlflowServer) -> Seeded:
+    return _seed(mlflow_server.url, mlflow_server.db)
+
+
+@pytest.fixture(scope="session")
+def _fault_proxy(mlflow_server: MlflowServer) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(mlflow_server.url)
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def fault_proxy(_fault_proxy: FaultProxy, mlflow_seeded: Seeded) -> Iterator[FaultProxy]:
+    """The session's proxy, passing traffic through at the start and end of every test."""
+    _fault_proxy.reset()
+    yield _fault_proxy
+    _fault_proxy.reset()
+
+
+# Settings for the seeded dataset: every scrape refreshes (and waits for it), so reads are deterministic.
+SEEDED_CONFIG: dict[str, object] = {
+    "refresh_interval": "1ms",
+    "scrape_wait": "30s",
+    "registry": {"baseline_metrics": ["val_auc"]},
+    "training": {"experiments": ["train-fraud", "train-churn"]},
+}
+
+
+@contextlib.contextmanager
+def mlflow_exporter(
+    tmp_path: Path,
+    url: str,
+    config: dict[str, object] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Iterator[tuple[Exporter, MlflowCollector]]:
+    """An in-process exporter with only the mlflow collector, pointed at `url`."""
+    path = tmp_path / f"exporter-{secrets.token_hex(4)}.yaml"
+    path.write_text(yaml.safe_dump({"mlflow": {**SEEDED_CONFIG, **(config or {})}}))
+    argv = ["--collector.mlflow", f"--mlflow.tracking-uri={url}", f"--config.file={path}"]
+    with running_exporter(argv, [MLFLOW_PLUGIN], environ or {}) as exporter:
+        collector = exporter.root.collectors[0]
+        assert isinstance(collector, MlflowCollector)
+        try:
+            yield exporter, collector
+        finally:
+            collector.refresh.wait_idle(30)
