@@ -9,6 +9,18 @@ from typing import Any
 
 import yaml
 
+# Mappings whose keys are the user's to choose (label sets, selectors, resources): an override replaces them
+# whole instead of being checked key by key against the defaults.
+FREE_FORM = frozenset(
+    {
+        "naming.selector_labels",
+        "exporter.gpu_node_selector",
+        "exporter.gpu_resources",
+        "exporter.cluster_resources",
+        "dashboards.configmap_labels",
+    }
+)
+
 
 class BundleConfigError(Exception):
     pass
@@ -21,6 +33,14 @@ def defaults() -> dict[str, Any]:
     return data
 
 
+def _type_mismatch(default: Any, value: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) != isinstance(value, bool)
+    if isinstance(default, int | float):
+        return not isinstance(value, int | float)
+    return isinstance(default, str | list) and not isinstance(value, type(default))
+
+
 def _merge(base: dict[str, Any], override: dict[str, Any], path: str, problems: list[str]) -> dict[str, Any]:
     merged = copy.deepcopy(base)
     for key, value in override.items():
@@ -28,13 +48,13 @@ def _merge(base: dict[str, Any], override: dict[str, Any], path: str, problems: 
         if key not in base:
             problems.append(f"{where}: unknown key")
         elif isinstance(base[key], dict):
-            if isinstance(value, dict):
-                merged[key] = _merge(base[key], value, where, problems)
-            else:
+            if not isinstance(value, dict):
                 problems.append(f"{where}: must be a mapping")
-        elif isinstance(base[key], bool) != isinstance(value, bool) or (
-            isinstance(base[key], int | float) and not isinstance(value, int | float)
-        ) or (isinstance(base[key], str | list) and not isinstance(value, type(base[key]))):
+            elif where in FREE_FORM:
+                merged[key] = copy.deepcopy(value)
+            else:
+                merged[key] = _merge(base[key], value, where, problems)
+        elif _type_mismatch(base[key], value):
             problems.append(f"{where}: must be {type(base[key]).__name__}, got {value!r}")
         else:
             merged[key] = value

@@ -1,0 +1,310 @@
+"""The bundle config as typed sections, and the checks a merged config must pass before anything is generated.
+
+Each YAML section is one frozen dataclass whose fields are exactly the section's keys: adding a key to
+bundle.yaml means adding a field here, and a check below when the value has rules beyond its type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from bundle.config import BundleConfigError, load
+from exporter.sources.nvml_types import CLOCK_EVENT_REASONS
+
+_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+_DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+# Kubernetes label keys: an optional DNS-subdomain prefix and a name; values up to 63 characters.
+_K8S_LABEL_KEY = re.compile(
+    r"^(?:[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+_K8S_LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_CAMEL = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds in a Prometheus duration ("1h30m"); ValueError when it is not one."""
+    match = _DURATION.match(text)
+    if not text or match is None:
+        raise ValueError(f"not a Prometheus duration: {text!r}")
+    return sum(int(part) * unit for part, unit in zip(match.groups(), _DURATION_UNITS, strict=True) if part)
+
+
+@dataclass(frozen=True)
+class Naming:
+    alert_prefix: str
+    namespace: str
+    selector_labels: Mapping[str, str]
+    node_label: str
+    job_label: str
+
+
+@dataclass(frozen=True)
+class Links:
+    runbook_url_pattern: str
+    dashboard_url_pattern: str
+
+
+@dataclass(frozen=True)
+class Exporter:
+    image: str
+    image_pull_policy: str
+    port: int
+    scrape_interval: str
+    scrape_timeout: str
+    gpu_job: str
+    cluster_job: str
+    gpu_node_selector: Mapping[str, str]
+    gpu_runtime_class: str
+    gpu_resources: Mapping[str, Mapping[str, str]]
+    cluster_resources: Mapping[str, Mapping[str, str]]
+    cluster_extra_args: tuple[str, ...]
+    mlflow_tracking_uri: str
+    mlflow_credentials_secret: str
+
+
+@dataclass(frozen=True)
+class Gpu:
+    utilization_target_low: float
+    utilization_target_high: float
+    underutilized_for: str
+    allocated_memory_ratio: float
+    rate_window: str
+    lost_for: str
+    temperature_warning_celsius: float
+    temperature_critical_celsius: float
+    temperature_for: str
+    memory_used_warning_ratio: float
+    memory_full_for: str
+    critical_xids: tuple[int, ...]
+    application_xids: tuple[int, ...]
+    xid_window: str
+    uncorrectable_ecc_errors: int
+    bad_throttle_reasons: tuple[str, ...]
+    throttle_for: str
+    collector_down_for: str
+
+
+@dataclass(frozen=True)
+class Dashboards:
+    overview_uid: str
+    overview_title: str
+    tags: tuple[str, ...]
+    refresh: str
+    time_from: str
+    configmap_labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class BundleConfig:
+    naming: Naming
+    links: Links
+    exporter: Exporter
+    gpu: Gpu
+    dashboards: Dashboards
+
+
+S = TypeVar("S")
+
+
+def _section(cls: Callable[..., S], data: Mapping[str, Any]) -> S:
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    unread = set(data) - set(names)
+    if unread:
+        # bundle.yaml and these dataclasses list the same keys: a key nobody reads would be ignored silently.
+        raise ValueError(f"{cls.__name__}: bundle.yaml keys without a field: {sorted(unread)}")
+    values = {name: tuple(data[name]) if isinstance(data[name], list) else data[name] for name in names}
+    return cls(**values)
+
+
+def from_dict(data: Mapping[str, Any]) -> BundleConfig:
+    """Typed sections of a merged config (types already match the defaults'; see `bundle.config`)."""
+    return BundleConfig(
+        naming=_section(Naming, data["naming"]),
+        links=_section(Links, data["links"]),
+        exporter=_section(Exporter, data["exporter"]),
+        gpu=_section(Gpu, data["gpu"]),
+        dashboards=_section(Dashboards, data["dashboards"]),
+    )
+
+
+class _Checks:
+    """Collects every problem, each named by its key."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def require(self, ok: bool, key: str, message: str) -> None:
+        if not ok:
+            self.problems.append(f"{key}: {message}")
+
+    def duration(self, key: str, value: str) -> float:
+        try:
+            seconds = duration_seconds(value)
+        except ValueError:
+            self.problems.append(f"{key}: must be a Prometheus duration like 30s, 5m or 1h, got {value!r}")
+            return 0.0
+        return seconds
+
+    def ratio(self, key: str, value: float) -> None:
+        self.require(0 < value <= 1, key, f"must be a ratio in (0, 1], got {value!r}")
+
+    def label_name(self, key: str, value: str) -> None:
+        self.require(bool(_LABEL_NAME.match(value)), key, f"must be a Prometheus label name, got {value!r}")
+
+    def k8s_labels(self, key: str, labels: Mapping[str, Any]) -> None:
+        for name, value in labels.items():
+            ok = isinstance(name, str) and bool(_K8S_LABEL_KEY.match(name))
+            ok = ok and isinstance(value, str) and bool(_K8S_LABEL_VALUE.match(value))
+            self.require(
+                ok, f"{key}.{name}", f"must be a Kubernetes label with a string value, got {value!r}"
+            )
+
+    def resources(self, key: str, value: Mapping[str, Any]) -> None:
+        for kind, amounts in value.items():
+            if kind not in ("requests", "limits") or not isinstance(amounts, Mapping):
+                self.problems.append(f"{key}.{kind}: must be requests or limits, a mapping of quantities")
+                continue
+            for resource, amount in amounts.items():
+                ok = (
+                    resource in ("cpu", "memory")
+                    and isinstance(amount, str)
+                    and bool(_QUANTITY.match(amount))
+                )
+                self.require(
+                    ok, f"{key}.{kind}.{resource}", f"must be a cpu or memory quantity, got {amount!r}"
+                )
+
+    def pattern(self, key: str, value: str, placeholder: str) -> None:
+        try:
+            value.format(**{placeholder: "x"})
+        except (KeyError, IndexError, ValueError):
+            self.problems.append(f"{key}: may use only the {{{placeholder}}} placeholder, got {value!r}")
+            return
+        self.require(f"{{{placeholder}}}" in value, key, f"must contain {{{placeholder}}}")
+
+
+def check(cfg: BundleConfig) -> list[str]:
+    """Every problem of a typed config beyond its types, each naming its key."""
+    c = _Checks()
+    n, e, g, d = cfg.naming, cfg.exporter, cfg.gpu, cfg.dashboards
+    c.require(
+        bool(_CAMEL.match(n.alert_prefix)),
+        "naming.alert_prefix",
+        f"must be CamelCase, got {n.alert_prefix!r}",
+    )
+    for key, name in (("namespace", n.namespace), ("gpu_job", e.gpu_job), ("cluster_job", e.cluster_job)):
+        section = "naming" if key == "namespace" else "exporter"
+        c.require(bool(_DNS_LABEL.match(name)), f"{section}.{key}", f"must be a DNS label, got {name!r}")
+    c.k8s_labels("naming.selector_labels", n.selector_labels)
+    c.label_name("naming.node_label", n.node_label)
+    c.label_name("naming.job_label", n.job_label)
+    c.pattern("links.runbook_url_pattern", cfg.links.runbook_url_pattern, "alert")
+    c.pattern("links.dashboard_url_pattern", cfg.links.dashboard_url_pattern, "uid")
+    c.require(bool(e.image.strip()), "exporter.image", "must not be empty")
+    pull_policies = ("Always", "IfNotPresent", "Never")
+    c.require(
+        e.image_pull_policy in pull_policies, "exporter.image_pull_policy", f"must be one of {pull_policies}"
+    )
+    c.require(
+        1 <= e.port <= 65535 and isinstance(e.port, int), "exporter.port", f"must be a port, got {e.port!r}"
+    )
+    interval = c.duration("exporter.scrape_interval", e.scrape_interval)
+    timeout = c.duration("exporter.scrape_timeout", e.scrape_timeout)
+    c.require(timeout <= interval, "exporter.scrape_timeout", "must not exceed exporter.scrape_interval")
+    c.k8s_labels("exporter.gpu_node_selector", e.gpu_node_selector)
+    c.require(
+        not e.gpu_runtime_class or bool(_DNS_LABEL.match(e.gpu_runtime_class)),
+        "exporter.gpu_runtime_class",
+        f"must be empty or a DNS label, got {e.gpu_runtime_class!r}",
+    )
+    c.resources("exporter.gpu_resources", e.gpu_resources)
+    c.resources("exporter.cluster_resources", e.cluster_resources)
+    c.require(
+        all(isinstance(a, str) and a.startswith("--") for a in e.cluster_extra_args),
+        "exporter.cluster_extra_args",
+        "must be a list of --flag=value strings",
+    )
+    uri = urlsplit(e.mlflow_tracking_uri)
+    c.require(
+        uri.scheme in ("http", "https") and bool(uri.hostname) and not uri.username,
+        "exporter.mlflow_tracking_uri",
+        f"must be an http(s) URL without credentials, got {e.mlflow_tracking_uri!r}",
+    )
+    c.require(
+        not e.mlflow_credentials_secret or bool(_DNS_SUBDOMAIN.match(e.mlflow_credentials_secret)),
+        "exporter.mlflow_credentials_secret",
+        "must be empty or a Secret name",
+    )
+    _check_gpu(c, g, interval)
+    c.require(bool(_DNS_LABEL.match(d.overview_uid)), "dashboards.overview_uid", "must be a lower-case slug")
+    c.require(bool(d.overview_title.strip()), "dashboards.overview_title", "must not be empty")
+    c.duration("dashboards.refresh", d.refresh)
+    c.require(
+        d.time_from.startswith("now-"), "dashboards.time_from", f"must be like now-6h, got {d.time_from!r}"
+    )
+    c.k8s_labels("dashboards.configmap_labels", d.configmap_labels)
+    return c.problems
+
+
+def _check_gpu(c: _Checks, g: Gpu, scrape_interval: float) -> None:
+    for name in (
+        "utilization_target_low",
+        "utilization_target_high",
+        "allocated_memory_ratio",
+        "memory_used_warning_ratio",
+    ):
+        c.ratio(f"gpu.{name}", getattr(g, name))
+    c.require(
+        g.utilization_target_low < g.utilization_target_high,
+        "gpu.utilization_target_low",
+        "must be below gpu.utilization_target_high",
+    )
+    c.require(
+        g.temperature_warning_celsius < g.temperature_critical_celsius,
+        "gpu.temperature_warning_celsius",
+        "must be below gpu.temperature_critical_celsius",
+    )
+    for name in (
+        "underutilized_for",
+        "lost_for",
+        "temperature_for",
+        "memory_full_for",
+        "xid_window",
+        "throttle_for",
+        "collector_down_for",
+    ):
+        c.duration(f"gpu.{name}", getattr(g, name))
+    window = c.duration("gpu.rate_window", g.rate_window)
+    c.require(window >= 4 * scrape_interval, "gpu.rate_window", "must span at least 4 scrape intervals")
+    for name in ("critical_xids", "application_xids"):
+        xids = getattr(g, name)
+        ok = bool(xids) and all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in xids)
+        c.require(ok, f"gpu.{name}", f"must be a non-empty list of XID numbers, got {list(xids)!r}")
+    overlap = set(g.critical_xids) & set(g.application_xids)
+    c.require(not overlap, "gpu.application_xids", f"must not repeat critical XIDs {sorted(overlap)}")
+    c.require(
+        isinstance(g.uncorrectable_ecc_errors, int) and g.uncorrectable_ecc_errors >= 1,
+        "gpu.uncorrectable_ecc_errors",
+        "must be an integer of at least 1",
+    )
+    known = [name for name, _ in CLOCK_EVENT_REASONS]
+    ok = bool(g.bad_throttle_reasons) and all(r in known for r in g.bad_throttle_reasons)
+    c.require(ok, "gpu.bad_throttle_reasons", f"must be a non-empty list of {', '.join(known)}")
+
+
+def load_config(path: str | Path | None = None) -> BundleConfig:
+    """The effective, checked config; BundleConfigError names every bad key on one line."""
+    cfg = from_dict(load(path))
+    problems = check(cfg)
+    if problems:
+        raise BundleConfigError(f"{path or 'bundle.yaml'}: " + "; ".join(problems))
+    return cfg

@@ -1,0 +1,41 @@
+"""The cluster-wide exporter: one replica running the collectors that are not per node (MLflow)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bundle.kube import app_labels, metadata
+from bundle.schema import BundleConfig
+from servicemonitors.common import container, pod_template, service, service_monitor
+
+COMPONENT = "cluster"
+ARGS = ("--no-collector.gpu", "--collector.mlflow")
+
+
+def deployment(cfg: BundleConfig) -> dict[str, Any]:
+    e = cfg.exporter
+    env = [{"name": "MLFLOW_TRACKING_URI", "value": e.mlflow_tracking_uri}]
+    main = container(cfg, [*ARGS, *e.cluster_extra_args], e.cluster_resources, env)
+    if e.mlflow_credentials_secret:
+        main["envFrom"] = [{"secretRef": {"name": e.mlflow_credentials_secret}}]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(cfg, e.cluster_job, COMPONENT),
+        "spec": {
+            "replicas": 1,
+            # Recreate: two replicas would export the same registry series twice during a rollout.
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": app_labels(COMPONENT)},
+            "template": pod_template(COMPONENT, main),
+        },
+    }
+
+
+def objects(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
+    job = cfg.exporter.cluster_job
+    return {
+        "cluster-deployment.yaml": deployment(cfg),
+        "cluster-service.yaml": service(cfg, job, COMPONENT, headless=False),
+        "cluster-servicemonitor.yaml": service_monitor(cfg, job, COMPONENT),
+    }
