@@ -155,5 +155,19 @@ def groups(cfg: BundleConfig) -> list[Group]:
             f"{g.collector_down_for}; GPU metrics there are incomplete.",
             for_=g.collector_down_for,
         ),
+        _fake_data(cfg, m, prefix, node),
     )
     return [Group(GROUP, rules, dashboard_uid=cfg.dashboards.overview_uid)]
+
+
+def _fake_data(cfg: BundleConfig, m: Metrics, prefix: str, node: str) -> Alert:
+    """Simulated GPUs in a real Prometheus would skew every capacity and efficiency figure."""
+    keep = ", ".join(sorted({cfg.naming.job_label, "instance", cfg.naming.node_label}))
+    return Alert(
+        f"{prefix}FakeData",
+        f"group by ({keep}) ({m('nvidia_gpu_info', backend='fake')})",
+        "warning",
+        "An exporter serves simulated GPU data.",
+        f"The exporter {{{{ $labels.instance }}}} on node {node} runs the fake NVML backend; its GPU series "
+        "are simulated, not real hardware.",
+    )

@@ -24,7 +24,10 @@ GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists"}
 
 def daemonset(cfg: BundleConfig) -> dict[str, Any]:
     e = cfg.exporter
-    main = container(cfg, ["--collector.gpu"], e.gpu_resources, [NODE_NAME_ENV, *NVIDIA_ENV])
+    # The real driver, explicitly: `auto` would fall back to simulated GPUs on a node whose driver is missing.
+    main = container(
+        cfg, ["--collector.gpu", "--gpu.backend=nvml"], e.gpu_resources, [NODE_NAME_ENV, *NVIDIA_ENV]
+    )
     extra: dict[str, Any] = {
         "nodeSelector": dict(e.gpu_node_selector),
         # Any effect: GPU nodes are tainted NoSchedule or NoExecute depending on the installer.

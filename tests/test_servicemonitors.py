@@ -203,6 +203,8 @@ def test_container_args_are_accepted_by_the_exporter(
     settings = parse(container["args"], environ, PLUGINS)
     assert settings.listen_port == bundle_config.exporter.port
     assert enabled in settings.collectors and disabled not in settings.collectors
+    if enabled == "gpu":
+        assert settings.collectors["gpu"].backend == "nvml"  # never silently simulated GPUs
 
 
 def test_service_account_holds_no_token(generated: dict[str, dict[str, Any]]) -> None:
