@@ -23,7 +23,7 @@ def settings(argv: list[str], environ: dict[str, str] | None = None) -> Attribut
 def test_defaults_read_the_kubelet_socket_for_gpus_and_mig_without_processes() -> None:
     got = settings([])
     assert got.socket_path == "/var/lib/kubelet/pod-resources/kubelet.sock"
-    assert got.resources == ("nvidia.com/gpu", "nvidia.com/mig-*")
+    assert got.resources == ("nvidia.com/gpu", "nvidia.com/gpu.shared", "nvidia.com/mig-*")
     assert (got.timeout, got.processes, got.proc_root, got.kubernetes_api) == (2.0, False, "/proc", False)
 
 

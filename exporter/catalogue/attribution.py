@@ -60,8 +60,8 @@ POD_PROCESSES = MetricSpec(
 UP = MetricSpec(
     "mlobs_attribution_up",
     "gauge",
-    "1 when the attribution source answered at the last scrape: podresources (kubelet socket), proc "
-    "(/proc cgroups, per-process only), kubernetes (pod names by UID, per-process only).",
+    "Whether the attribution source answered this scrape (1) or not (0): podresources (kubelet socket), "
+    "proc (/proc cgroups) and kubernetes (pod names by UID), the last two with per-process attribution.",
     ("source",),
     collector="attribution",
 )

@@ -175,8 +175,7 @@ class AttributionCollector:
         names = pod_names(serving)
         unknown = sorted({u.pod_uid for u in usage if u.pod_uid and u.pod_uid not in names})
         if self._names is not None:
-            if unknown:
-                names.update(self._names.names(unknown))
+            names.update(self._names.names(unknown))  # lists only for unknown UIDs or to retry a failure
             self._states["kubernetes"].report(self._names.error)
         for entry in usage:
             self._add_one_pod(out, entry, names.get(entry.pod_uid, PodName("", "")))

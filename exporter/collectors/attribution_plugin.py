@@ -3,7 +3,7 @@
 ```yaml
 attribution:
   pod_resources_socket: /var/lib/kubelet/pod-resources/kubelet.sock
-  resources: [nvidia.com/gpu, "nvidia.com/mig-*"]   # exact names or shell patterns
+  resources: [nvidia.com/gpu, nvidia.com/gpu.shared, "nvidia.com/mig-*"]   # names or shell patterns
   timeout: 2                    # seconds, per pod-resources call and pod list
   processes: false              # per-process attribution: needs hostPID
   proc_root: /proc

@@ -17,7 +17,8 @@ from typing import Any
 
 DEFAULT_SOCKET = "/var/lib/kubelet/pod-resources/kubelet.sock"
 # The device plugin's whole GPUs and, under the "mixed" MIG strategy, one resource per MIG profile.
-DEFAULT_RESOURCES = ("nvidia.com/gpu", "nvidia.com/mig-*")
+# `.shared` is the plugin's name for time-sliced or MPS replicas when it renames them (renameByDefault).
+DEFAULT_RESOURCES = ("nvidia.com/gpu", "nvidia.com/gpu.shared", "nvidia.com/mig-*")
 # dcgm-exporter's limit: a node with hundreds of pods answers with more than gRPC's default 4 MiB.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
@@ -80,7 +81,11 @@ class PodResourcesClient:
         self._list: Any = None
 
     def list(self) -> list[DeviceAllocation]:
-        self._check_socket()
+        try:
+            self._check_socket()
+        except PodResourcesError:
+            self.close()  # a kubelet restart makes a new socket: connect afresh when it is back
+            raise
         import grpc
 
         if self._list is None:

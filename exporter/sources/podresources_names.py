@@ -55,7 +55,8 @@ class NodePodNames:
         """Names for the UIDs this node knows; a failed list keeps the old cache and sets `error`."""
         wanted = set(uids)
         due = self._listed_at is None or self._clock() - self._listed_at >= self.min_interval
-        if wanted - self._names.keys() and due:
+        # A failed list is retried even when nothing is missing, so `error` does not outlive the outage.
+        if (wanted - self._names.keys() or self.error) and due:
             self._listed_at = self._clock()
             try:
                 pods = self._lister.list_pods()
