@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from exporter.collectors.attribution import GpuInput
 from exporter.collectors.attribution_join import (
@@ -20,10 +20,6 @@ from exporter.collectors.attribution_join import (
     ServingPodView,
 )
 from exporter.sources.nvml_types import DeviceReading, NvmlSnapshot, ProcessInfo, ProcessUtilization
-
-
-class SnapshotSource(Protocol):
-    def last_snapshot(self) -> NvmlSnapshot | None: ...
 
 
 class ServingPod(Protocol):
@@ -40,6 +36,7 @@ class ServingPod(Protocol):
     def models(self) -> Sequence[str]: ...
 
 
+@runtime_checkable
 class ServingPodSource(Protocol):
     def serving_pods(self) -> Sequence[ServingPod]: ...
 

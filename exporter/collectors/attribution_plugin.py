@@ -21,9 +21,8 @@ from functools import partial
 from typing import Any
 
 from exporter.collectors.attribution import AttributionCollector
-from exporter.collectors.attribution_inputs import gpu_input, serving_views
+from exporter.collectors.attribution_inputs import ServingPodSource, gpu_input, serving_views
 from exporter.collectors.gpu import GpuCollector
-from exporter.collectors.tfserving import TFServingCollector
 from exporter.plugin import BuildContext
 from exporter.settings import load_config_file
 from exporter.sources.kube_pods import PodLister, in_cluster_api_client
@@ -187,8 +186,8 @@ class AttributionPlugin:
         gpu = ctx.built.get("gpu")
         if not isinstance(gpu, GpuCollector):
             raise ValueError("attribution needs the gpu collector, built before it")
-        tfserving = ctx.built.get("tfserving")
-        serving = tfserving if isinstance(tfserving, TFServingCollector) else None
+        tfserving = ctx.built.get("tfserving")  # optional: only for models and pod names
+        serving = tfserving if isinstance(tfserving, ServingPodSource) else None
         if settings.processes:
             gpu.enable_processes()
         names = None
