@@ -28,7 +28,7 @@ from exporter.collectors.attribution_join import (
     pod_usage,
 )
 from exporter.collectors.base import Health
-from exporter.sources.podresources import DeviceAllocation
+from exporter.sources.podresources import DeviceAllocation, PodResourcesError
 from exporter.sources.podresources_names import PodName
 from exporter.sources.proc_cgroups import ProcUnavailable
 
@@ -121,11 +121,15 @@ class AttributionCollector:
         try:
             rows = self._allocations.list()
             self._states["podresources"].report("")
-        except Exception as exc:  # PodResourcesError, or anything grpc did not wrap: never fail the scrape
+        except PodResourcesError as exc:
             rows = []
-            self._states["podresources"].report(str(exc) or type(exc).__name__)
+            self._states["podresources"].report(str(exc))
+        except Exception as exc:  # anything grpc did not wrap: still never fail the scrape
+            rows = []
+            self._states["podresources"].report(f"{type(exc).__name__}: {exc}")
         allocated, unresolved = join_allocations(rows, index)
-        self._note_unresolved(unresolved)
+        if gpu is not None:  # without NVML's answer every id is unresolved: no news worth a log line
+            self._note_unresolved(unresolved)
         for row in allocated:
             out.add(
                 m.ALLOCATION_INFO,
