@@ -1,0 +1,206 @@
+"""The TF Serving collector: reads every target concurrently on each scrape, each within its own timeout.
+
+Per target, the metrics page and the status of every known model are requested at once on a shared pool;
+models the page reveals for the first time get their status in a second round, inside the same deadline,
+and are remembered for the next scrape. A target that fails shows up as `tfserving_target_scrape_success 0`
+and in `tfserving_target_errors_total`; the other targets' data is exported as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from exporter.catalogue import tfserving as m
+from exporter.catalogue.families import FamilySet
+from exporter.collectors.base import Health
+from exporter.collectors.tfserving_discovery import PodTargets
+from exporter.collectors.tfserving_families import TargetResult, add_result, add_target_health
+from exporter.sources.tfserving import REASONS, FetchError, ModelStatus, Target, TFServingClient
+from exporter.sources.tfserving_page import REQUEST_COUNT, ServingPage
+
+T = TypeVar("T")
+TargetKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class ServingPod:
+    """A TF Serving pod found by discovery at the last scrape, for joining GPU usage to models."""
+
+    namespace: str
+    pod: str
+    pod_uid: str
+    node: str
+    models: tuple[str, ...]
+
+
+@dataclass
+class _Job:
+    target: Target
+    started: float
+    deadline: float
+    page: Future[ServingPage]
+    statuses: dict[str, Future[ModelStatus]] = field(default_factory=dict)
+
+
+def _key(target: Target) -> TargetKey:
+    return (target.url, target.namespace, target.pod)
+
+
+class TFServingCollector:
+    name = "tfserving"
+
+    def __init__(
+        self,
+        client: TFServingClient,
+        targets: Sequence[Target],
+        discovery: PodTargets | None = None,
+        max_models: int = 100,
+        workers: int = 32,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.client = client
+        self.static_targets = list(targets)
+        self.discovery = discovery
+        self.max_models = max_models
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._log = log or logging.getLogger("exporter.tfserving")
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tfserving")
+        self._lock = threading.Lock()
+        # State kept between scrapes, per target: models revealed by its page, error counts, last success.
+        self._revealed: dict[TargetKey, set[str]] = {}
+        self._errors: dict[TargetKey, dict[str, int]] = {}
+        self._last_success: dict[TargetKey, float] = {}
+        self._pods: tuple[ServingPod, ...] = ()
+        self._failing: tuple[str, ...] = ()
+
+    def collect(self, out: FamilySet) -> bool:
+        targets = list(self.static_targets)
+        if self.discovery is not None:
+            targets.extend(self.discovery.targets())
+            out.add(m.DISCOVERY_SUCCESS, 1 if self.discovery.success else 0)
+            out.add(m.DISCOVERED_TARGETS, len(targets) - len(self.static_targets))
+        started = self._clock()
+        jobs = [self._start(target, started) for target in targets]
+        results = [self._finish(job) for job in jobs]
+        self._record(results)
+        for result in results:
+            add_result(out, result, self._allowed(result))
+            key = _key(result.target)
+            add_target_health(out, result, self._last_success.get(key), self._errors.get(key, {}), REASONS)
+        discovery_ok = self.discovery is None or self.discovery.success
+        return discovery_ok and all(result.success for result in results)
+
+    def _known_models(self, target: Target) -> list[str]:
+        with self._lock:
+            revealed = self._revealed.get(_key(target), set())
+        return _capped(target.models, revealed, self.max_models)
+
+    def _start(self, target: Target, started: float) -> _Job:
+        deadline = started + target.timeout
+        job = _Job(target, started, deadline, self._pool.submit(self.client.metrics_page, target, deadline))
+        for model in self._known_models(target):
+            job.statuses[model] = self._pool.submit(self.client.model_status, target, model, deadline)
+        return job
+
+    def _finish(self, job: _Job) -> TargetResult:
+        result = TargetResult(job.target)
+        result.page = self._await(job.page, job, result)
+        if result.page is not None:
+            known = set(job.statuses)
+            for model in _capped(job.target.models, known | result.page.model_names(), self.max_models):
+                if model not in known:
+                    job.statuses[model] = self._pool.submit(
+                        self.client.model_status, job.target, model, job.deadline
+                    )
+        for model, future in job.statuses.items():
+            status = self._await(future, job, result)
+            if status is None:
+                continue
+            result.statuses[model] = status
+            if not status.found and model in job.target.models:
+                result.errors.append(FetchError("model_not_found", f"model {model}: unknown to the server"))
+        result.duration = self._clock() - job.started
+        return result
+
+    def _await(self, future: Future[T], job: _Job, result: TargetResult) -> T | None:
+        try:
+            return future.result(timeout=max(0.0, job.deadline - self._clock()))
+        except FuturesTimeout:
+            future.cancel()
+            result.errors.append(FetchError("timeout", f"no answer within {job.target.timeout:g}s"))
+        except FetchError as exc:
+            result.errors.append(exc)
+        return None
+
+    def _allowed(self, result: TargetResult) -> set[str]:
+        """The models whose series are exported: known ones first, then any the page names, up to the cap."""
+        others: set[str] = set()
+        if result.page is not None:
+            others = {s.labels.get("model_name", "") for s in result.page.scalar(REQUEST_COUNT)}
+        known = _capped(result.target.models, result.models(), self.max_models)
+        return set(_capped(known, others - {""}, self.max_models))
+
+    def _record(self, results: list[TargetResult]) -> None:
+        now = self._wall_clock()
+        with self._lock:
+            current = {_key(result.target) for result in results}
+            for state in (self._revealed, self._errors, self._last_success):
+                for gone in set(state) - current:  # a deleted pod must not leave its series behind
+                    del state[gone]
+            for result in results:
+                key = _key(result.target)
+                if result.page is not None:
+                    self._revealed.setdefault(key, set()).update(result.page.model_names())
+                if result.success:
+                    self._last_success[key] = now
+                counts = self._errors.setdefault(key, {})
+                for reason in {error.reason for error in result.errors}:
+                    counts[reason] = counts.get(reason, 0) + 1
+                for error in result.errors:
+                    self._log.debug("tfserving target %s: %s: %s", result.target.url, error.reason, error)
+            self._failing = tuple(r.target.url for r in results if not r.success)
+            self._pods = tuple(
+                ServingPod(
+                    r.target.namespace,
+                    r.target.pod,
+                    r.target.pod_uid,
+                    r.target.node,
+                    tuple(sorted(r.models())),
+                )
+                for r in results
+                if r.target.pod
+            )
+
+    def serving_pods(self) -> tuple[ServingPod, ...]:
+        """Pods found by Kubernetes discovery at the last scrape, with the models each serves."""
+        with self._lock:
+            return self._pods
+
+    def health(self) -> Health:
+        # A failing TF Serving is data (tfserving_target_scrape_success), not a reason to restart us.
+        with self._lock:
+            failing = self._failing
+        return Health(True, f"targets failing at the last scrape: {', '.join(failing)}" if failing else "")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.client.session.close()
+        if self.discovery is not None:
+            self.discovery.close()
+
+
+def _capped(first: Sequence[str], more: set[str], limit: int) -> list[str]:
+    """`first` in order, then `more` sorted, without repeats, at most `limit` names."""
+    names = list(dict.fromkeys(first))
+    names.extend(sorted(more - set(names)))
+    return names[:limit]

@@ -1,0 +1,1 @@
+"""Simulated upstreams that speak the real wire formats, for tests, benchmarks and the local demo."""

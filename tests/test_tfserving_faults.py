@@ -1,0 +1,108 @@
+"""A failing TF Serving never fails the scrape: it answers quickly, with the others' data and the failure."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from exporter.collectors.tfserving_plugin import TFServingPlugin
+from tests.fixtures_tfserving import SimFactory
+from tests.helpers import promtool_check_metrics, running_exporter, scrape, value
+
+
+def _scrape_with(tmp_path: Path, targets: list[dict[str, object]], **options: object) -> tuple[str, float]:
+    """Scrape once through an exporter configured with these targets; returns the body and the wall time."""
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"tfserving": {"targets": targets, **options}}))
+    with running_exporter(
+        ["--collector.tfserving", f"--config.file={config}"], [TFServingPlugin()]
+    ) as exporter:
+        started = time.monotonic()
+        body = scrape(exporter)
+        return body, time.monotonic() - started
+
+
+def _assert_failed_beside_healthy(body: str, bad: str, good: str, reason: str) -> None:
+    assert value(body, "tfserving_target_scrape_success", target=bad) == 0
+    assert value(body, "tfserving_target_errors_total", target=bad, reason=reason) == 1
+    assert value(body, "tfserving_target_scrape_success", target=good) == 1
+    assert value(body, "tfserving_requests_total", target=good, model="bert", status="OK") is not None
+    assert value(body, "mlobs_collector_success", collector="tfserving") == 0
+    assert promtool_check_metrics(body) == ""
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [("garbage", "invalid_body"), ("truncated", "truncated"), ("page_5xx", "http_status")],
+)
+def test_bad_metrics_page(make_sim: SimFactory, tmp_path: Path, fault: str, reason: str) -> None:
+    good, bad = make_sim(), make_sim(fault=fault)
+    body, _ = _scrape_with(tmp_path, [{"url": good.url}, {"url": bad.url, "models": ["bert"]}])
+    _assert_failed_beside_healthy(body, bad.url, good.url, reason)
+    assert value(body, "tfserving_requests_total", target=bad.url) is None
+    # The status API still answered: model state survives a broken page.
+    assert value(body, "tfserving_model_available_versions", target=bad.url, model="bert") == 1
+
+
+def test_target_down(make_sim: SimFactory, tmp_path: Path) -> None:
+    good, dead = make_sim(), make_sim()
+    dead.stop()
+    body, _ = _scrape_with(tmp_path, [{"url": good.url}, {"url": dead.url, "models": ["bert"]}])
+    _assert_failed_beside_healthy(body, dead.url, good.url, "connection")
+    assert value(body, "tfserving_target_last_success_timestamp_seconds", target=dead.url) is None
+
+
+def test_slow_target_is_cut_at_its_timeout(make_sim: SimFactory, tmp_path: Path) -> None:
+    good, slow = make_sim(), make_sim(delay=10)
+    body, took = _scrape_with(
+        tmp_path, [{"url": good.url}, {"url": slow.url, "models": ["bert"], "timeout": 0.3}]
+    )
+    _assert_failed_beside_healthy(body, slow.url, good.url, "timeout")
+    assert took < 2.0
+    assert value(body, "tfserving_target_scrape_duration_seconds", target=slow.url) < 1.0
+
+
+def test_unknown_model_is_a_failure_with_zero_versions(make_sim: SimFactory, tmp_path: Path) -> None:
+    good, sim = make_sim(), make_sim()
+    body, _ = _scrape_with(tmp_path, [{"url": good.url}, {"url": sim.url, "models": ["nope"]}])
+    _assert_failed_beside_healthy(body, sim.url, good.url, "model_not_found")
+    assert value(body, "tfserving_model_available_versions", target=sim.url, model="nope") == 0
+    assert value(body, "tfserving_requests_total", target=sim.url, model="bert", status="OK") is not None
+
+
+def test_status_api_5xx_keeps_page_data_without_version(make_sim: SimFactory, tmp_path: Path) -> None:
+    good, sim = make_sim(), make_sim(fault="status_5xx")
+    body, _ = _scrape_with(tmp_path, [{"url": good.url}, {"url": sim.url}])
+    _assert_failed_beside_healthy(body, sim.url, good.url, "http_status")
+    assert (
+        value(body, "tfserving_requests_total", target=sim.url, model="bert", status="OK", version="")
+        is not None
+    )
+    assert value(body, "tfserving_model_available_versions", target=sim.url) is None
+
+
+def test_huge_body_is_cut_at_the_cap(make_sim: SimFactory, tmp_path: Path) -> None:
+    good, huge = make_sim(), make_sim(fault="huge", huge_bytes=256 * 1024 * 1024)
+    body, took = _scrape_with(
+        tmp_path, [{"url": good.url}, {"url": huge.url}], max_body_bytes=2 * 1024 * 1024
+    )
+    _assert_failed_beside_healthy(body, huge.url, good.url, "too_large")
+    assert took < 2.0
+
+
+def test_errors_accumulate_and_last_success_stays(make_sim: SimFactory) -> None:
+    sim = make_sim()
+    argv = ["--collector.tfserving", f"--tfserving.target={sim.url}"]
+    with running_exporter(argv, [TFServingPlugin()]) as exporter:
+        first = scrape(exporter)
+        succeeded_at = value(first, "tfserving_target_last_success_timestamp_seconds")
+        assert succeeded_at is not None and abs(succeeded_at - time.time()) < 60
+        sim.fault = "garbage"
+        scrape(exporter)
+        body = scrape(exporter)
+    assert value(body, "tfserving_target_errors_total", reason="invalid_body") == 2
+    assert value(body, "tfserving_target_errors_total", reason="timeout") == 0
+    assert value(body, "tfserving_target_last_success_timestamp_seconds") == succeeded_at

@@ -1,0 +1,225 @@
+"""Parsing TF Serving's metrics page: the real quirks accepted, garbage rejected, units converted exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+import pytest
+
+from exporter.simulators.tfserving_state import LATENCY_BOUNDS, six_digits
+from exporter.sources.tfserving_page import (
+    GRAPH_RUNS,
+    LOAD_ATTEMPTS,
+    LOAD_LATENCY,
+    REQUEST_COUNT,
+    REQUEST_LATENCY,
+    PageError,
+    le_seconds,
+    parse_page,
+    split_model_path,
+)
+from tests.fixtures_tfserving import two_models
+
+REAL_PAGE = "tfserving_metrics_2020_bert_two_versions.txt"
+# The bounds TF Serving prints for Exponential(10, 1.8, 33), as listed in the upstream notes.
+PRINTED_BOUNDS = [
+    "10",
+    "18",
+    "32.4",
+    "58.32",
+    "104.976",
+    "188.957",
+    "340.122",
+    "612.22",
+    "1102",
+    "1983.59",
+    "3570.47",
+    "6426.84",
+    "11568.3",
+    "20823",
+    "37481.3",
+    "67466.4",
+    "121440",
+    "218591",
+    "393464",
+    "708235",
+    "1.27482e+06",
+    "2.29468e+06",
+    "4.13043e+06",
+    "7.43477e+06",
+    "1.33826e+07",
+    "2.40887e+07",
+    "4.33596e+07",
+    "7.80473e+07",
+    "1.40485e+08",
+    "2.52873e+08",
+    "4.55172e+08",
+    "8.19309e+08",
+    "1.47476e+09",
+]
+
+
+def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:
+    """Prometheus' histogram_quantile: linear interpolation inside the bucket holding rank q * count."""
+    rank = q * buckets[-1][1]
+    lower_bound, lower_count = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower_bound
+            return lower_bound + (bound - lower_bound) * (rank - lower_count) / (count - lower_count)
+        lower_bound, lower_count = bound, count
+    raise AssertionError("rank beyond the +Inf bucket")
+
+
+def test_real_page_parses_with_its_quirks(tfs_fixture: Callable[[str], str]) -> None:
+    page = parse_page(tfs_fixture(REAL_PAGE))
+    attempts = {(s.labels["model_path"], s.labels["status"]): s.value for s in page.scalar(LOAD_ATTEMPTS)}
+    assert attempts == {("/models/bert/16", "success"): 1, ("/models/bert/17", "success"): 1}
+    assert [s.value for s in page.scalar(LOAD_LATENCY)] == [8021486, 7960377]
+    # `name{} 8`: a label-less series with empty braces.
+    assert [(s.labels, s.value) for s in page.scalar(GRAPH_RUNS)] == [({}, 8)]
+    assert page.model_names() == {"bert"}
+    assert page.scalar(REQUEST_COUNT) == []
+
+
+def test_printed_bounds_match_the_real_page_and_convert_exactly(tfs_fixture: Callable[[str], str]) -> None:
+    real = [
+        line.split('le="')[1].split('"')[0]
+        for line in tfs_fixture(REAL_PAGE).splitlines()
+        if "load_latency_by_stage_bucket" in line
+        and 'model_path="/models/bert/16",stage="init_graph"' in line
+    ]
+    assert real == [*PRINTED_BOUNDS, "+Inf"]
+    assert [six_digits(b) for b in LATENCY_BOUNDS] == PRINTED_BOUNDS
+    assert le_seconds("1.27482e+06") == "1.27482"
+    assert le_seconds("340.122") == "0.000340122"
+    for printed in PRINTED_BOUNDS:
+        assert float(le_seconds(printed)) == float(Decimal(printed) / Decimal(10**6))
+    assert le_seconds("+Inf") == "+Inf"
+
+
+def test_histogram_sum_and_buckets_are_in_seconds() -> None:
+    page = parse_page(two_models().page())
+    (latency,) = [h for h in page.histogram(REQUEST_LATENCY) if h.labels["API"] == "predict"]
+    assert latency.labels == {"model_name": "bert", "API": "predict", "entrypoint": "REST"}
+    assert latency.buckets[0] == ("1e-05", 0) and latency.buckets[-1][0] == "+Inf"
+    assert latency.buckets[20][0] == "1.27482"
+    assert 0.001 < latency.sum_seconds / latency.count < 0.05  # a ~5 ms median, in seconds
+
+
+@pytest.mark.parametrize("q", [0.5, 0.9, 0.95, 0.99])
+def test_quantiles_match_the_source_to_the_microsecond(q: float) -> None:
+    text = two_models(seed=7).page()
+    raw = [
+        (float(line.split('le="')[1].split('"')[0]), float(line.rsplit(" ", 1)[1]))
+        for line in text.splitlines()
+        if line.startswith(":tensorflow:serving:request_latency_bucket")
+        and 'model_name="bert",API="predict"' in line
+    ]
+    (converted,) = [h for h in parse_page(text).histogram(REQUEST_LATENCY) if h.labels["API"] == "predict"]
+    seconds = [(float(le), count) for le, count in converted.buckets]
+    assert abs(histogram_quantile(q, seconds) * 1e6 - histogram_quantile(q, raw)) < 1e-3
+
+
+def test_unknown_families_are_ignored_and_escapes_undone() -> None:
+    page = parse_page(
+        "# TYPE :tensorflow:core:graph_optimization_usecs counter\n"
+        ':tensorflow:core:graph_optimization_usecs{kind="Grappler",name="x"} 124997\n'
+        "# TYPE :tensorflow:serving:request_count counter\n"
+        ':tensorflow:serving:request_count{model_name="we\\"ird\\\\name",status="OK"} 3\n'
+    )
+    assert page.samples.keys() == {REQUEST_COUNT}
+    assert page.scalar(REQUEST_COUNT)[0].labels["model_name"] == 'we"ird\\name'
+
+
+def test_client_style_page_with_help_and_timestamps_is_accepted() -> None:
+    page = parse_page(
+        "# HELP :tensorflow:serving:request_count Requests.\n"
+        "# TYPE :tensorflow:serving:request_count counter\n"
+        ':tensorflow:serving:request_count{model_name="m",status="OK"} 5 1700000000000\n'
+    )
+    assert page.scalar(REQUEST_COUNT)[0].value == 5
+
+
+def test_bucket_lines_with_le_first_take_the_full_parser() -> None:
+    page = parse_page(
+        "# TYPE :tensorflow:serving:request_latency histogram\n"
+        ':tensorflow:serving:request_latency_bucket{le="10",model_name="m",API="predict"} 1\n'
+        ':tensorflow:serving:request_latency_bucket{le="+Inf",model_name="m",API="predict"} 2\n'
+        ':tensorflow:serving:request_latency_sum{model_name="m",API="predict"} 30\n'
+        ':tensorflow:serving:request_latency_count{model_name="m",API="predict"} 2\n'
+    )
+    (histogram,) = page.histogram(REQUEST_LATENCY)
+    assert histogram.buckets == (("1e-05", 1), ("+Inf", 2)) and histogram.sum_seconds == 3e-05
+
+
+def test_model_names_come_from_ok_traffic_and_load_paths_only() -> None:
+    page = parse_page(
+        "# TYPE :tensorflow:serving:request_count counter\n"
+        ':tensorflow:serving:request_count{model_name="typo",status="NOT_FOUND"} 9\n'
+        ':tensorflow:serving:request_count{model_name="bert",status="OK"} 1\n'
+        "# TYPE :tensorflow:cc:saved_model:load_attempt_count counter\n"
+        ':tensorflow:cc:saved_model:load_attempt_count{model_path="gs://b/models/resnet/3",status="fail"} 6\n'
+    )
+    assert page.model_names() == {"bert", "resnet"}
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/models/bert/16", ("bert", "16")),
+        ("s3://bucket/m/resnet/3/", ("resnet", "3")),
+        ("/models/bert", ("bert", "")),
+    ],
+)
+def test_split_model_path(path: str, expected: tuple[str, str]) -> None:
+    assert split_model_path(path) == expected
+
+
+HIST = "# TYPE :tensorflow:serving:request_latency histogram\n"
+LABELS = 'model_name="m",API="predict",entrypoint="REST"'
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("<html>\x00\ufffd garbage {{{\n", "not a sample line"),
+        (
+            "# TYPE :tensorflow:serving:request_count counter\n:tensorflow:serving:request_count{} 1",
+            "cut off",
+        ),
+        (
+            "# TYPE :tensorflow:serving:request_count counter\n:tensorflow:serving:request_count{} x1\n",
+            "not a number",
+        ),
+        ("# TYPE x\n", "malformed TYPE"),
+        (HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="10"}} 1\n', "+Inf"),
+        (
+            HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="10"}} 2\n'
+            f':tensorflow:serving:request_latency_bucket{{{LABELS},le="+Inf"}} 1\n',
+            "not increasing",
+        ),
+        (
+            HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="+Inf"}} 1\n'
+            f":tensorflow:serving:request_latency_count{{{LABELS}}} 2\n",
+            "_count",
+        ),
+        (
+            "# TYPE :tensorflow:serving:request_count counter\n"
+            ':tensorflow:serving:request_count{status="OK"} 1\n'
+            ':tensorflow:serving:request_count{status="OK"} 2\n',
+            "duplicate",
+        ),
+        (
+            "# TYPE :tensorflow:serving:request_count counter\n"
+            f':tensorflow:serving:request_count{{model_name="{"m" * 300}"}} 1\n',
+            "longer than 256",
+        ),
+        ("#" + " " * 5000 + "\n", "longer than 4096"),
+    ],
+)
+def test_garbage_raises_page_error(body: str, message: str) -> None:
+    with pytest.raises(PageError, match=message.replace("+", r"\+")):
+        parse_page(body)
