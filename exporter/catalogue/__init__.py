@@ -11,7 +11,7 @@ from importlib import import_module
 from exporter.catalogue.spec import MetricSpec
 
 # One module per collector, in the order the reference lists them.
-MODULES = ("core", "gpu", "tfserving", "mlflow")
+MODULES = ("core", "gpu", "tfserving", "mlflow", "attribution")
 
 
 def all_metrics() -> tuple[MetricSpec, ...]:
