@@ -65,6 +65,7 @@ class FakeNvml(DeviceQueries):
         value = getattr(pynvml, name)
         if callable(value) and not isinstance(value, type):
             raise AttributeError(f"the fake NVML does not implement {name}")
+        setattr(self, name, value)  # found by ordinary lookup from now on: constants are read every scrape
         return value
 
     def __dir__(self) -> list[str]:
@@ -92,8 +93,9 @@ class FakeNvml(DeviceQueries):
     # Every call starts here: missing function, hang, initialisation, lost GPU, MIG and field support.
 
     def _enter(self, function: str, handle: Any = None) -> tuple[FakeGpu | None, FakeMig | None, float]:
-        self.calls[function] = self.calls.get(function, 0) + 1
-        scenario, t = self.scenario, self.now()
+        calls = self.calls
+        calls[function] = calls.get(function, 0) + 1
+        scenario, t = self.scenario, self._clock() - self._start
         if function in scenario.missing_functions:
             raise _error(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
         hang = scenario.hang
@@ -110,7 +112,7 @@ class FakeNvml(DeviceQueries):
             raise _error(pynvml.NVML_ERROR_UNINITIALIZED)
         if handle is None:
             return None, None, t
-        if not isinstance(handle, FakeHandle) or not 0 <= handle.gpu < len(scenario.gpus):
+        if handle.__class__ is not FakeHandle or not 0 <= handle.gpu < len(scenario.gpus):
             raise _error(pynvml.NVML_ERROR_INVALID_ARGUMENT)
         gpu = scenario.gpus[handle.gpu]
         if gpu.lost_at is not None and t >= gpu.lost_at:

@@ -91,6 +91,7 @@ class FieldReader:
         self._nvml = nvml
         self._errors = errors
         self._unavailable: dict[str, set[str]] = {}
+        self._functions: dict[str, Callable[..., Any] | None] = {}
         self.incomplete = False
 
     def unavailable(self, device_key: str) -> frozenset[str]:
@@ -106,7 +107,9 @@ class FieldReader:
         missing = self._unavailable.get(device_key)
         if missing is not None and field in missing:
             return None
-        call: Callable[..., Any] | None = getattr(self._nvml, function, None)
+        call = self._functions.get(function)
+        if call is None:
+            call = self._functions[function] = getattr(self._nvml, function, None)
         if call is None:  # bindings older than the call: as good as FUNCTION_NOT_FOUND
             self._unavailable.setdefault(device_key, set()).add(field)
             return None
