@@ -25,7 +25,7 @@ def test_docs_metrics_reference_is_up_to_date() -> None:
 @pytest.mark.parametrize("spec", all_metrics(), ids=lambda s: s.name)
 def test_metric_follows_naming_conventions(spec: MetricSpec) -> None:
     assert NAME.match(spec.name), spec.name
-    assert spec.help.strip() and spec.help[0].isupper() and spec.help.rstrip().endswith("."), spec.help
+    assert spec.help.strip() and (spec.help[0].isupper() or spec.help[0].isdigit()) and spec.help.rstrip().endswith("."), spec.help
     for label in spec.labels:
         assert LABEL.match(label) and not label.startswith("__") and label != "le", label
     assert len(set(spec.labels)) == len(spec.labels)
