@@ -298,3 +298,16 @@ def test_real_pynvml_without_a_driver_reports_nvml_down_and_keeps_going() -> Non
     assert "NVML initialisation failed" in snapshot.problem
     assert again.errors == snapshot.errors
     assert source.health().ok  # no driver is visible as nvidia_nvml_up 0, not as a dead exporter
+
+
+def test_closing_while_nvml_is_hung_returns_promptly() -> None:
+    with rig(fixture("hang-power"), call_timeout=0.3, xid_events=True) as r:
+        r.scrape()
+        r.clock.advance(5)
+        r.scrape()
+        assert r.fake.hang_entered.is_set()
+        started = time.monotonic()
+        r.source.close()  # NVML is not shut down under a stuck call; the exporter can still exit
+        took = time.monotonic() - started
+        assert not r.collector.health().ok
+    assert took < 1.0

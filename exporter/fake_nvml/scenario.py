@@ -1,8 +1,25 @@
 """Scenario files for the fake NVML: YAML in, validated dataclasses out, every problem reported at once.
 
-A scenario names GPU models (with a `count` shorthand), per-GPU behaviour over time (utilization
-patterns, scripted XIDs, a moment the GPU is lost), MIG layouts, unsupported fields, and optionally
-a hung call or an NVML that will not initialise. Times are seconds since the fake was created.
+Format (times are seconds since the fake was created; ratios are 0-1; unknown keys are errors):
+
+    description: text                      driver_version: "550.90.07"    cuda_driver_version: 12040
+    sample_interval: 0.1667                # driver utilization sample period
+    missing_functions: [nvmlDeviceGetTemperatureV, nvmlDeviceGetMemoryInfo_v2]   # FunctionNotFound
+    init_error: {kind: driver_not_loaded, until: 10}     # nvmlInit fails (until omitted: for ever)
+    hang: {function: nvmlDeviceGetPowerUsage, at: 5, gpu: 1}   # blocks until FakeNvml.release()
+    gpus:
+      - count: 8                           # copies; process pids step by the copy's position
+        model: H100-SXM5-80GB              # exporter.fake_nvml.models.MODELS
+        utilization: 0.9 | {steps: [[0, 0.0], [10, 1.0]], repeat: 60} | {wave: {low, high, period}}
+        memory_utilization: <same forms>   memory_used_gib: 70
+        unsupported: [ecc, pcie]           no_permission: [power_limit]     # models.FIELD_FUNCTIONS
+        clock_events: [sw_power_cap]       # held all the time; gpu_idle is added while utilization is 0
+        ecc: {corrected_volatile, corrected_aggregate, uncorrected_volatile, uncorrected_aggregate}
+        remapped_rows: {correctable, uncorrectable, pending, failure}
+        retired_pages: {single_bit, double_bit, pending}
+        xid: [{at: 60, xid: 79}]           lost_at: 61
+        processes: [{pid: 41000, used_memory_gib: 70, sm_util: 0.9}]
+        mig: [{profile: 3g.40gb, memory_used_gib: 20, processes: [...]}]   # present: MIG mode on
 """
 
 from __future__ import annotations
@@ -216,24 +233,14 @@ class _GpuSpec:
         default_used = 0.5 + sum(p.used_memory_bytes for p in self.processes) / GIB
         used = section.number("memory_used_gib", default_used, minimum=0)
         self.memory_used = min(int(used * GIB), model.memory_total_bytes - model.memory_reserved_bytes)
-        ecc = section.section("ecc")
-        self.ecc = {k: ecc.integer(k, 0, minimum=0) for k in ECC_COUNTERS}
-        ecc.reject_unknown()
-        rows = section.section("remapped_rows")
-        self.rows = (
-            rows.integer("correctable", 0, minimum=0),
-            rows.integer("uncorrectable", 0, minimum=0),
-            rows.boolean("pending", False),
-            rows.boolean("failure", False),
+        self.ecc = dict(zip(ECC_COUNTERS, _fields(section, "ecc", ECC_COUNTERS), strict=True))
+        correctable, uncorrectable, pending, failure = _fields(
+            section, "remapped_rows", ("correctable", "uncorrectable"), ("pending", "failure")
         )
-        rows.reject_unknown()
-        pages = section.section("retired_pages")
-        self.pages = (
-            pages.integer("single_bit", 0, minimum=0),
-            pages.integer("double_bit", 0, minimum=0),
-            pages.boolean("pending", False),
-        )
-        pages.reject_unknown()
+        self.rows = (int(correctable), int(uncorrectable), bool(pending), bool(failure))
+        pages = _fields(section, "retired_pages", ("single_bit", "double_bit"), ("pending",))
+        single, double, pages_pending = pages
+        self.pages = (int(single), int(double), bool(pages_pending))
         xids = []
         for entry in section.sections("xid"):
             xids.append((entry.number("at", 0.0, minimum=0), entry.integer("xid", 1, minimum=1)))
@@ -296,6 +303,17 @@ class _GpuSpec:
             lost_at=self.lost_at,
             processes=_shifted(self.processes, position),
         )
+
+
+def _fields(
+    section: Section, key: str, counts: tuple[str, ...], flags: tuple[str, ...] = ()
+) -> list[int | bool]:
+    """A mapping of counters (integers >= 0, default 0) and flags (default false), in the order given."""
+    sub = section.section(key)
+    values: list[int | bool] = [sub.integer(name, 0, minimum=0) for name in counts]
+    values += [sub.boolean(name, False) for name in flags]
+    sub.reject_unknown()
+    return values
 
 
 def _names(section: Section, key: str, known: tuple[str, ...], what: str) -> frozenset[str]:

@@ -87,6 +87,7 @@ class NvmlSource:
         self._worker = SerialWorker("nvml")
         self._backoff = backoff or Backoff(initial=2.0, maximum=300.0)
         self._processes = False
+        self._closed = False
         # Worker-thread state.
         self._initialised = False
         self._attempts = 0
@@ -138,6 +139,9 @@ class NvmlSource:
         return Health(True, self.problem)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         if self.xids:
             self.xids.stop()  # first, so the event thread ends with its current wait
         try:
