@@ -118,7 +118,7 @@ class NvmlSource:
             with self._lock:
                 self._call_timeouts += 1
             log.warning("GPU scrape failed: %s", exc)
-            snapshot = self._down(str(exc), self._known)
+            snapshot = self._down(str(exc), dict(self._known))  # a C-level copy: the worker may be adding
         with self._lock:
             snapshot = dataclasses.replace(
                 snapshot,
