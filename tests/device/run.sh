@@ -12,9 +12,9 @@ NEEDED="prometheus-client nvidia-ml-py pyyaml requests"
 
 have_all() { "$PY" -c "import prometheus_client, pynvml, yaml, requests" 2>/dev/null; }
 
-pip_install() {
-  "$PY" -m pip install -q --disable-pip-version-check "$@" $NEEDED 2>/dev/null \
-    || "$PY" -m pip install -q --disable-pip-version-check --break-system-packages "$@" $NEEDED 2>/dev/null
+pip_install() {  # bounded, so the whole check stays under a minute even when PyPI is unreachable
+  timeout 10 "$PY" -m pip install -q --disable-pip-version-check "$@" $NEEDED 2>/dev/null \
+    || timeout 10 "$PY" -m pip install -q --disable-pip-version-check --break-system-packages "$@" $NEEDED 2>/dev/null
 }
 
 if ! have_all && [ -d tests/device/wheels ]; then
@@ -27,4 +27,4 @@ if ! have_all; then
   echo "FAIL: $PY lacks some of: $NEEDED"
   exit 2
 fi
-exec timeout 60 "$PY" tests/device/check.py "$@"
+exec timeout 55 "$PY" tests/device/check.py "$@"
