@@ -65,6 +65,13 @@ def test_slow_target_is_cut_at_its_timeout(make_sim: SimFactory, tmp_path: Path)
     assert value(body, "tfserving_target_scrape_duration_seconds", target=slow.url) < 1.0
 
 
+def test_body_stalling_after_the_headers_is_a_timeout(make_sim: SimFactory, tmp_path: Path) -> None:
+    good, stalled = make_sim(), make_sim(fault="stall")
+    body, took = _scrape_with(tmp_path, [{"url": good.url}, {"url": stalled.url, "timeout": 0.3}])
+    _assert_failed_beside_healthy(body, stalled.url, good.url, "timeout")
+    assert took < 2.0
+
+
 def test_unknown_model_is_a_failure_with_zero_versions(make_sim: SimFactory, tmp_path: Path) -> None:
     good, sim = make_sim(), make_sim()
     body, _ = _scrape_with(tmp_path, [{"url": good.url}, {"url": sim.url, "models": ["nope"]}])

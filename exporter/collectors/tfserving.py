@@ -140,6 +140,11 @@ class TFServingCollector:
             result.errors.append(FetchError("timeout", f"no answer within {job.target.timeout:g}s"))
         except FetchError as exc:
             result.errors.append(exc)
+        except Exception as exc:  # a bug or an unforeseen reply must fail this target only, not the others
+            self._log.warning(
+                "tfserving target %s: unexpected %s: %s", job.target.url, type(exc).__name__, exc
+            )
+            result.errors.append(FetchError("invalid_body", f"unexpected {type(exc).__name__}"))
         return None
 
     def _allowed(self, result: TargetResult) -> set[str]:

@@ -84,33 +84,23 @@ def _add_page(
                 version=versions.get(model, ""),
                 status=sample.labels.get("status", ""),
             )
-    for histogram in page.histogram(page_.REQUEST_LATENCY):
-        model, api = histogram.labels.get("model_name", ""), histogram.labels.get("API", "")
-        # API "" is a status or metadata GET (this exporter's polls among them), not serving traffic.
-        if model in allowed and api:
-            out.add_histogram(
-                m.REQUEST_DURATION,
-                histogram.buckets,
-                histogram.sum_seconds,
-                **base,
-                model=model,
-                version=versions.get(model, ""),
-                api=api,
-                entrypoint=histogram.labels.get("entrypoint", ""),
-            )
-    for histogram in page.histogram(page_.RUNTIME_LATENCY):
-        model, api = histogram.labels.get("model_name", ""), histogram.labels.get("API", "")
-        if model in allowed and api:
-            out.add_histogram(
-                m.RUNTIME_DURATION,
-                histogram.buckets,
-                histogram.sum_seconds,
-                **base,
-                model=model,
-                version=versions.get(model, ""),
-                api=api,
-                runtime=histogram.labels.get("runtime", ""),
-            )
+    # The last label tells the two latencies apart: entrypoint (REST, GRPC) or runtime (TF1, TFRT).
+    for family, spec, variant in (
+        (page_.REQUEST_LATENCY, m.REQUEST_DURATION, "entrypoint"),
+        (page_.RUNTIME_LATENCY, m.RUNTIME_DURATION, "runtime"),
+    ):
+        for histogram in page.histogram(family):
+            model, api = histogram.labels.get("model_name", ""), histogram.labels.get("API", "")
+            # API "" is a status or metadata GET (this exporter's polls among them), not serving traffic.
+            if model in allowed and api:
+                labels = {
+                    **base,
+                    "model": model,
+                    "version": versions.get(model, ""),
+                    "api": api,
+                    variant: histogram.labels.get(variant, ""),
+                }
+                out.add_histogram(spec, histogram.buckets, histogram.sum_seconds, **labels)
     for histogram in page.histogram(page_.QUEUING_LATENCY):
         out.add_histogram(
             m.BATCH_QUEUING_DURATION,

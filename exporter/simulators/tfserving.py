@@ -2,7 +2,7 @@
 
 `python -m exporter.simulators.tfserving --port 8501 --model bert:16,17 --rps 20` serves two versions of
 `bert` with synthetic traffic; tests and benchmarks use `TFServingSimulator` directly. Faults for tests:
-`delay` (a slow instance), `fault` (garbage, truncated, huge, page_5xx or status_5xx) and `stop()` (dead).
+`delay` (a slow instance), `fault` (one of FAULTS, for the metrics page) and `stop()` (dead).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from exporter.simulators.tfserving_state import (
 )
 
 METRICS_PATH = "/monitoring/prometheus/metrics"
-FAULTS = ("garbage", "truncated", "huge", "page_5xx", "status_5xx")
+FAULTS = ("garbage", "truncated", "stall", "huge", "page_5xx", "status_5xx")
 # The REST handler's routes (tensorflow_serving/model_servers/http_rest_api_util.h), case-insensitive.
 _GET = re.compile(r"/v1/models(?:/([^/:]+))?(?:/versions/(\d+))?(?:/labels/([^/:]+))?(?:/(metadata))?", re.I)
 _POST = re.compile(
@@ -206,13 +206,16 @@ class TFServingSimulator:
             handler._send(200, b"<html>\x00\xff\xfe not metrics {{{\n" * 64, "text/plain")
             return
         page = self.state.page().encode()
-        if self.fault == "truncated":
-            # Announce the whole page, send half, hang up: what a crashing or cut-off server looks like.
+        if self.fault in ("truncated", "stall"):
+            # Announce the whole page, send half, then hang up (a crash) or go quiet until stopped (a hang).
             handler.send_response(200)
             handler.send_header("Content-Type", "text/plain")
             handler.send_header("Content-Length", str(len(page)))
             handler.end_headers()
             handler.wfile.write(page[: len(page) // 2])
+            handler.wfile.flush()
+            if self.fault == "stall":
+                self.stopping.wait()
             handler.close_connection = True
             return
         if self.fault == "huge":

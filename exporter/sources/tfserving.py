@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from urllib3.exceptions import ReadTimeoutError
 
 from exporter.sources.tfserving_page import PageError, ServingPage, parse_page
 
@@ -82,7 +83,7 @@ def parse_model_status(model: str, body: bytes) -> ModelStatus:
         if not isinstance(entries, list):
             raise TypeError("model_version_status is not a list")
         versions = tuple(_version_status(entry) for entry in entries)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise FetchError(
             "invalid_body", f"model {model}: status is not a model_version_status: {exc}"
         ) from None
@@ -168,6 +169,11 @@ class TFServingClient:
                 return response.status_code, b"".join(chunks)
         except requests.Timeout:
             raise FetchError("timeout", f"no answer within {remaining:.3g}s") from None
+        except requests.ConnectionError as exc:
+            # A body stalling after the headers is a ConnectionError wrapping urllib3's read timeout.
+            if exc.args and isinstance(exc.args[0], ReadTimeoutError):
+                raise FetchError("timeout", f"body stalled for {remaining:.3g}s") from None
+            raise FetchError("connection", _first_line(exc)) from None
         except requests.exceptions.ChunkedEncodingError as exc:
             raise FetchError("truncated", f"body cut off: {_first_line(exc)}") from None
         except requests.exceptions.ContentDecodingError as exc:
