@@ -3,6 +3,7 @@ dataset written with the real mlflow client, and a fault-injecting proxy in fron
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -31,6 +32,8 @@ from tests.helpers import free_port, running_exporter
 
 MLFLOW = str(Path(sys.executable).with_name("mlflow"))
 HOUR, DAY = 3600.0, 86400.0
+# A token the real server accepts (offset 1, as it refuses 0): in `endless` mode only repeating it is wrong.
+LOOPING_PAGE_TOKEN = base64.b64encode(json.dumps({"offset": 1}).encode()).decode()
 
 
 @dataclass
@@ -41,7 +44,7 @@ class MlflowServer:
     log: Path
 
 
-def _wait_healthy(server: MlflowServer, timeout: float = 120) -> None:
+def wait_healthy(server: MlflowServer, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.proc.poll() is not None:
@@ -56,10 +59,10 @@ def _wait_healthy(server: MlflowServer, timeout: float = 120) -> None:
     raise RuntimeError(f"mlflow server not healthy after {timeout}s: {server.log.read_text()[-2000:]}")
 
 
-def start_mlflow_server(
+def launch_mlflow_server(
     root: Path, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None
 ) -> MlflowServer:
-    """`mlflow server` on a free loopback port with a sqlite store under `root`, healthy on return."""
+    """Start `mlflow server` on a free loopback port with a sqlite store under `root`; not yet healthy."""
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     db = root / "mlflow.db"
@@ -89,31 +92,32 @@ def start_mlflow_server(
             env={**os.environ, **(env or {})},
             start_new_session=True,
         )
-    server = MlflowServer(f"http://127.0.0.1:{port}", db, proc, log)
+    return MlflowServer(f"http://127.0.0.1:{port}", db, proc, log)
+
+
+def start_mlflow_server(root: Path) -> MlflowServer:
+    """A plain server, healthy on return."""
+    server = launch_mlflow_server(root)
     try:
-        _wait_healthy(server)
+        wait_healthy(server)
     except BaseException:
         stop_mlflow_server(server)
         raise
     return server
 
 
-def stop_mlflow_server(server: MlflowServer) -> None:
-    try:
-        os.killpg(server.proc.pid, signal.SIGTERM)
-        server.proc.wait(timeout=15)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(server.proc.pid, signal.SIGKILL)
-        server.proc.wait(timeout=5)
-
-
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    server = start_mlflow_server(tmp_path_factory.mktemp("mlflow"))
-    yield server
-    stop_mlflow_server(server)
+def stop_mlflow_server(*servers: MlflowServer) -> None:
+    """Stop servers we started, by their process groups; all are signalled before any is waited for."""
+    for server in servers:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.proc.pid, signal.SIGTERM)
+    for server in servers:
+        try:
+            server.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.proc.pid, signal.SIGKILL)
+            server.proc.wait(timeout=5)
 
 
 @dataclass
@@ -123,25 +127,46 @@ class AuthServer:
     password: str
 
 
-@pytest.fixture(scope="session")
-def mlflow_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
+def launch_auth_server(root: Path) -> AuthServer:
     """`mlflow server --app-name basic-auth`; MLflow 3 ships no admin password, so the env var sets one."""
-    root = tmp_path_factory.mktemp("mlflow-auth")
+    root.mkdir(parents=True, exist_ok=True)
     config = root / "basic_auth.ini"
     config.write_text(
         "[mlflow]\ndefault_permission = READ\n"
         f"database_uri = sqlite:///{root / 'auth.db'}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        # Each password check is a deliberately slow PBKDF2; caching it keeps the suite quick.
+        "auth_cache_ttl_seconds = 300\n"
     )
     username, password = "exporter-admin", secrets.token_urlsafe(18)
     env = {
         "MLFLOW_AUTH_CONFIG_PATH": str(config),
         "MLFLOW_AUTH_ADMIN_USERNAME": username,
         "MLFLOW_AUTH_ADMIN_PASSWORD": password,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),  # the auth app's CSRF key, required
     }
-    server = start_mlflow_server(root, ("--app-name", "basic-auth"), env)
-    yield AuthServer(server, username, password)
-    stop_mlflow_server(server)
+    return AuthServer(launch_mlflow_server(root, ("--app-name", "basic-auth"), env), username, password)
+
+
+@pytest.fixture(scope="session")
+def _mlflow_launches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MlflowServer, AuthServer]]:
+    """Both servers start together, once: their startups overlap each other and the seeding."""
+    plain = launch_mlflow_server(tmp_path_factory.mktemp("mlflow"))
+    auth = launch_auth_server(tmp_path_factory.mktemp("mlflow-auth"))
+    yield plain, auth
+    stop_mlflow_server(auth.server, plain)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(_mlflow_launches: tuple[MlflowServer, AuthServer]) -> MlflowServer:
+    wait_healthy(_mlflow_launches[0])
+    return _mlflow_launches[0]
+
+
+@pytest.fixture(scope="session")
+def mlflow_auth_server(_mlflow_launches: tuple[MlflowServer, AuthServer]) -> AuthServer:
+    wait_healthy(_mlflow_launches[1].server)
+    return _mlflow_launches[1]
 
 
 class FaultProxy:
@@ -211,7 +236,7 @@ class FaultProxy:
         content = upstream.content
         if mode == "endless" and upstream.ok:
             data = upstream.json()
-            data["next_page_token"] = "bG9vcA=="
+            data["next_page_token"] = LOOPING_PAGE_TOKEN
             content = json.dumps(data).encode()
         self._reply(handler, upstream.status_code, content)
 

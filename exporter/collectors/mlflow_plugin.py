@@ -208,8 +208,9 @@ class MlflowPlugin:
         registry.reject_unknown()
         training = section.section("training")
         windows = _windows(training)
+        configured_experiments = training.strings("experiments")  # read even when flags win: validated, known
         training_query = TrainingQuery(
-            experiments=tuple(args.mlflow_experiments or training.strings("experiments")),
+            experiments=tuple(args.mlflow_experiments or ()) or configured_experiments,
             experiment_filter=training.string("experiment_filter", "") or "",
             lookback=max(seconds for _, seconds in windows),
         )

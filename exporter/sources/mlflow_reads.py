@@ -86,12 +86,11 @@ def read_training(source: MlflowSource, query: TrainingQuery, now: float) -> Tra
     experiments, missing = resolve_experiments(source, query.experiments, query.experiment_filter)
     ids = [e.id for e in experiments]
     since = millis(now - query.lookback)
-    # runs/search has no OR: ended runs by end_time, in-flight ones by status (their end_time is unset).
+    # runs/search has no OR (nor IN for status): ended runs by end_time, then in-flight ones (no end_time)
+    # by excluding the terminal statuses.
     runs = source.search_runs(ids, f"attributes.end_time >= {since}")
-    for status in ("RUNNING", "SCHEDULED"):
-        runs += source.search_runs(
-            ids, f"attributes.status = '{status}' AND attributes.start_time >= {since}"
-        )
+    in_flight = " AND ".join(f"attributes.status != {quote(status)}" for status in TERMINAL_STATUSES)
+    runs += source.search_runs(ids, f"{in_flight} AND attributes.start_time >= {since}")
     last_success: dict[str, Run] = {}
     for experiment_id in ids:
         latest = source.search_runs(
