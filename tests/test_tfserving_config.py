@@ -79,6 +79,15 @@ def test_config_targets_have_their_own_options_and_flags_add_more(tmp_path: Path
     assert settings.max_models == 10
 
 
+def test_flags_win_over_the_config_file(tmp_path: Path) -> None:
+    config = {"tfserving": {"timeout": 3, "metrics_path": "/metrics", "targets": [{"url": "http://a:8501"}]}}
+    (target,) = _settings(["--tfserving.timeout=1", "--tfserving.metrics-path=/tf"], config, tmp_path).targets
+    assert (target.timeout, target.metrics_path) == (1.0, "/tf")
+    assert _problems(["--tfserving.metrics-path=tf", "--tfserving.target=http://b:1"]) == [
+        "--tfserving.metrics-path: 'tf' must start with /"
+    ]
+
+
 def test_kubernetes_section(tmp_path: Path) -> None:
     config = {
         "tfserving": {

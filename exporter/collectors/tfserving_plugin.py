@@ -140,6 +140,7 @@ class TFServingPlugin:
             "--tfserving.metrics-path",
             dest="tfserving_metrics_path",
             default=None,
+            metavar="PATH",
             help=f"TF Serving's metrics page (default {DEFAULT_METRICS_PATH})",
         )
 
@@ -157,9 +158,11 @@ class TFServingPlugin:
                     f"--tfserving.timeout: {args.tfserving_timeout!r} is not a positive number of seconds"
                 )
                 timeout = 2.0
-        metrics_path = args.tfserving_metrics_path or _path(section, "metrics_path", DEFAULT_METRICS_PATH)
-        if not metrics_path.startswith("/"):
-            section.problems.append(f"--tfserving.metrics-path: {metrics_path!r} must start with /")
+        metrics_path = _path(section, "metrics_path", DEFAULT_METRICS_PATH)
+        if args.tfserving_metrics_path is not None:
+            metrics_path = args.tfserving_metrics_path
+            if not metrics_path.startswith("/"):
+                section.problems.append(f"--tfserving.metrics-path: {metrics_path!r} must start with /")
         targets = [self._target(item, metrics_path, timeout) for item in section.sections("targets")]
         for value in args.tfserving_targets or ():
             url, problem = check_url(value)
