@@ -168,6 +168,7 @@ class TFServingState:
         self._latency: dict[str, dict[LabelValues, _Histogram]] = defaultdict(dict)
         self.graph_runs = 0
         self.graph_run_time_us = 0
+        self._loads: tuple[str, list[tuple[str, str, list[str]]]] | None = None
 
     def _observe(self, family: str, labels: LabelValues, value: float, bounds: tuple[float, ...]) -> None:
         histograms = self._latency[family]
@@ -264,7 +265,7 @@ class TFServingState:
         """The whole metrics page."""
         families: list[tuple[str, str, list[str]]] = [(name, kind, []) for name, kind in EMPTY_FAMILIES]
         with self._lock:
-            families.extend(self._load_families())
+            families.extend(self._load_families_cached())
             families.append(_scalars("/tensorflow/core/graph_runs", "counter", (), [((), self.graph_runs)]))
             families.append(
                 _scalars(
@@ -303,6 +304,13 @@ class TFServingState:
             lines.append(f"# TYPE {_colon(tf_name)} {kind}")
             lines.extend(samples)
         return "\n".join(lines) + "\n"
+
+    def _load_families_cached(self) -> list[tuple[str, str, list[str]]]:
+        # Loads change only when a test edits versions; rebuilding 20 histograms per page would dominate.
+        key = repr([(sim.base_path, sim.versions) for sim in self.models.values()])
+        if self._loads is None or self._loads[0] != key:
+            self._loads = (key, self._load_families())
+        return self._loads[1]
 
     def _load_families(self) -> list[tuple[str, str, list[str]]]:
         attempts: list[tuple[LabelValues, float]] = []

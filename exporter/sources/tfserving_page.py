@@ -98,7 +98,7 @@ class ServingPage:
 
 
 # Bucket bounds repeat on every line; converting each distinct string once keeps parsing cheap.
-_LE_SECONDS: dict[str, str] = {"+Inf": "+Inf"}
+_LE_SECONDS: dict[str, tuple[str, float]] = {"+Inf": ("+Inf", float("inf"))}
 
 
 def micros_to_seconds(text: str) -> float:
@@ -109,10 +109,12 @@ def micros_to_seconds(text: str) -> float:
         raise PageError(f"not a number: {text[:40]!r}") from None
 
 
-def le_seconds(le: str) -> str:
+def le_seconds(le: str) -> tuple[str, float]:
+    """A bucket bound in microseconds as the exposition string and the float of the bound in seconds."""
     converted = _LE_SECONDS.get(le)
     if converted is None:
-        converted = repr(micros_to_seconds(le))
+        seconds = micros_to_seconds(le)
+        converted = (repr(seconds), seconds)
         if len(_LE_SECONDS) < 4096:
             _LE_SECONDS[le] = converted
     return converted
@@ -168,11 +170,18 @@ def parse_page(text: str) -> ServingPage:
         if not wanted and family and line.startswith(family):
             continue
         if line.startswith(bucket_prefix):
-            fast = _bucket_line(line, len(bucket_prefix))
-            if fast is not None:
-                label_text, le, raw_value = fast
-                _builder(pending, label_text, line_no).add("_bucket", le, raw_value, line_no)
-                continue
+            # Bucket lines are most of a page: split them with string operations, parse their labels once.
+            close = line.rfind("} ")
+            at = line.rfind('le="', 0, close)
+            if at > 0 and line[at - 1] in ",{" and line[close - 1] == '"' and " " not in line[close + 2 :]:
+                le = line[at + 4 : close - 1]
+                label_text = line[len(bucket_prefix) : max(at - 1, len(bucket_prefix))]
+                builder = pending.get(label_text)
+                if '"' not in le and "\\" not in le:
+                    if builder is None:
+                        builder = _builder(pending, label_text, line_no)
+                    builder.buckets.append((le, _number(line[close + 2 :], line_no)))
+                    continue
         match = _SAMPLE.fullmatch(line)
         if match is None:
             raise PageError(f"line {line_no}: not a sample line: {line[:60]!r}")
@@ -196,21 +205,6 @@ def parse_page(text: str) -> ServingPage:
             )
     _finish_histograms(page, family, pending)
     return page
-
-
-def _bucket_line(line: str, start: int) -> tuple[str, str, str] | None:
-    """Split `name_bucket{labels,le="X"} N` with string operations; None sends the line to the full parser."""
-    close = line.rfind("} ", start)
-    if close < 0:
-        return None
-    inner, raw_value = line[start:close], line[close + 2 :]
-    at = inner.rfind('le="')
-    if at < 0 or (at and inner[at - 1] != ",") or not inner.endswith('"') or " " in raw_value:
-        return None
-    le = inner[at + 4 : -1]
-    if '"' in le or "\\" in le:
-        return None
-    return inner[: max(at - 1, 0)], le, raw_value
 
 
 def _builder(pending: dict[str, _HistogramBuilder], label_text: str, line_no: int) -> _HistogramBuilder:
@@ -280,8 +274,7 @@ class _HistogramBuilder:
         previous_bound, previous_count = float("-inf"), 0.0
         converted = []
         for le, count in self.buckets:
-            seconds = le_seconds(le)
-            bound = float(seconds)
+            seconds, bound = _LE_SECONDS.get(le) or le_seconds(le)
             if bound <= previous_bound or count < previous_count:
                 raise PageError(f"{where}: buckets not increasing at le={le}")
             previous_bound, previous_count = bound, count
