@@ -150,8 +150,13 @@ class TFServingClient:
         if remaining <= 0:
             raise FetchError("timeout", "no time left before the request")
         try:
-            with self.session.send(
-                self._prepare(url), stream=True, timeout=remaining, allow_redirects=False
+            prepared = self._prepare(url)
+            # The session's adapter directly: no cookies, hooks, proxies or redirects to resolve per call,
+            # which is a fifth of requests' cost; TLS settings still come from the session.
+            adapter = self.session.get_adapter(url)
+            verify = True if self.session.verify is None else self.session.verify
+            with adapter.send(
+                prepared, stream=True, timeout=remaining, verify=verify, cert=self.session.cert
             ) as response:
                 declared = response.headers.get("Content-Length", "")
                 if declared.isdigit() and int(declared) > self.max_body_bytes:
