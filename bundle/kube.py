@@ -21,3 +21,10 @@ def metadata(cfg: BundleConfig, name: str, component: str, selected: bool = Fals
     if selected:
         labels.update(cfg.naming.selector_labels)
     return {"name": name, "namespace": cfg.naming.namespace, "labels": labels}
+
+
+def cluster_metadata(cfg: BundleConfig, name: str, component: str) -> dict[str, Any]:
+    """`metadata` of a cluster-scoped object; its name carries the namespace so two installs never collide."""
+    meta = metadata(cfg, f"{name}-{cfg.naming.namespace}", component)
+    del meta["namespace"]
+    return meta

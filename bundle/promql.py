@@ -73,3 +73,11 @@ class Metrics:
     def labels(self, name: str) -> tuple[str, ...]:
         """The labels a series of `name` carries once scraped: declared ones plus the target labels."""
         return (*spec(name).labels, *sorted(self.target_labels))
+
+    def by(self, name: str, *labels: str) -> str:
+        """`labels` joined for `by (...)`/`on (...)` over series of `name`, each checked to exist on them."""
+        known = self.labels(name)
+        unknown = [label for label in labels if label not in known]
+        if unknown:
+            raise UnknownMetricError(f"{name}: has no label {unknown[0]!r} (declared: {', '.join(known)})")
+        return ", ".join(labels)

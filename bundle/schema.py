@@ -13,29 +13,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from bundle.checks import CAMEL, DNS_LABEL, DNS_SUBDOMAIN, Checks
+from bundle.checks import duration_seconds as duration_seconds
 from bundle.config import BundleConfigError, load
 from exporter.sources.nvml_types import CLOCK_EVENT_REASONS
 
-_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
-_DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-# Kubernetes label keys: an optional DNS-subdomain prefix and a name; values up to 63 characters.
-_K8S_LABEL_KEY = re.compile(
-    r"^(?:[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
-)
-_K8S_LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
-_CAMEL = re.compile(r"^[A-Z][A-Za-z0-9]*$")
-
-
-def duration_seconds(text: str) -> float:
-    """Seconds in a Prometheus duration ("1h30m"); ValueError when it is not one."""
-    match = _DURATION.match(text)
-    if not text or match is None:
-        raise ValueError(f"not a Prometheus duration: {text!r}")
-    return sum(int(part) * unit for part, unit in zip(match.groups(), _DURATION_UNITS, strict=True) if part)
+# A device plugin resource name (domain/name) or a shell pattern of them, as --attribution.resource takes.
+_RESOURCE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/[-A-Za-z0-9_.*?\[\]]{1,63}$")
 
 
 @dataclass(frozen=True)
@@ -94,6 +78,15 @@ class Gpu:
 
 
 @dataclass(frozen=True)
+class Attribution:
+    enabled: bool
+    pod_resources_dir: str
+    resources: tuple[str, ...]
+    per_process: bool
+    kubernetes_api: bool
+
+
+@dataclass(frozen=True)
 class Dashboards:
     overview_uid: str
     overview_title: str
@@ -109,6 +102,7 @@ class BundleConfig:
     links: Links
     exporter: Exporter
     gpu: Gpu
+    attribution: Attribution
     dashboards: Dashboards
 
 
@@ -132,78 +126,23 @@ def from_dict(data: Mapping[str, Any]) -> BundleConfig:
         links=_section(Links, data["links"]),
         exporter=_section(Exporter, data["exporter"]),
         gpu=_section(Gpu, data["gpu"]),
+        attribution=_section(Attribution, data["attribution"]),
         dashboards=_section(Dashboards, data["dashboards"]),
     )
 
 
-class _Checks:
-    """Collects every problem, each named by its key."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def require(self, ok: bool, key: str, message: str) -> None:
-        if not ok:
-            self.problems.append(f"{key}: {message}")
-
-    def duration(self, key: str, value: str) -> float:
-        try:
-            seconds = duration_seconds(value)
-        except ValueError:
-            self.problems.append(f"{key}: must be a Prometheus duration like 30s, 5m or 1h, got {value!r}")
-            return 0.0
-        return seconds
-
-    def ratio(self, key: str, value: float) -> None:
-        self.require(0 < value <= 1, key, f"must be a ratio in (0, 1], got {value!r}")
-
-    def label_name(self, key: str, value: str) -> None:
-        self.require(bool(_LABEL_NAME.match(value)), key, f"must be a Prometheus label name, got {value!r}")
-
-    def k8s_labels(self, key: str, labels: Mapping[str, Any]) -> None:
-        for name, value in labels.items():
-            ok = isinstance(name, str) and bool(_K8S_LABEL_KEY.match(name))
-            ok = ok and isinstance(value, str) and bool(_K8S_LABEL_VALUE.match(value))
-            self.require(
-                ok, f"{key}.{name}", f"must be a Kubernetes label with a string value, got {value!r}"
-            )
-
-    def resources(self, key: str, value: Mapping[str, Any]) -> None:
-        for kind, amounts in value.items():
-            if kind not in ("requests", "limits") or not isinstance(amounts, Mapping):
-                self.problems.append(f"{key}.{kind}: must be requests or limits, a mapping of quantities")
-                continue
-            for resource, amount in amounts.items():
-                ok = (
-                    resource in ("cpu", "memory")
-                    and isinstance(amount, str)
-                    and bool(_QUANTITY.match(amount))
-                )
-                self.require(
-                    ok, f"{key}.{kind}.{resource}", f"must be a cpu or memory quantity, got {amount!r}"
-                )
-
-    def pattern(self, key: str, value: str, placeholder: str) -> None:
-        try:
-            value.format(**{placeholder: "x"})
-        except (KeyError, IndexError, ValueError):
-            self.problems.append(f"{key}: may use only the {{{placeholder}}} placeholder, got {value!r}")
-            return
-        self.require(f"{{{placeholder}}}" in value, key, f"must contain {{{placeholder}}}")
-
-
 def check(cfg: BundleConfig) -> list[str]:
     """Every problem of a typed config beyond its types, each naming its key."""
-    c = _Checks()
+    c = Checks()
     n, e, g, d = cfg.naming, cfg.exporter, cfg.gpu, cfg.dashboards
     c.require(
-        bool(_CAMEL.match(n.alert_prefix)),
+        bool(CAMEL.match(n.alert_prefix)),
         "naming.alert_prefix",
         f"must be CamelCase, got {n.alert_prefix!r}",
     )
     for key, name in (("namespace", n.namespace), ("gpu_job", e.gpu_job), ("cluster_job", e.cluster_job)):
         section = "naming" if key == "namespace" else "exporter"
-        c.require(bool(_DNS_LABEL.match(name)), f"{section}.{key}", f"must be a DNS label, got {name!r}")
+        c.require(bool(DNS_LABEL.match(name)), f"{section}.{key}", f"must be a DNS label, got {name!r}")
     c.k8s_labels("naming.selector_labels", n.selector_labels)
     c.label_name("naming.node_label", n.node_label)
     c.label_name("naming.job_label", n.job_label)
@@ -222,7 +161,7 @@ def check(cfg: BundleConfig) -> list[str]:
     c.require(timeout <= interval, "exporter.scrape_timeout", "must not exceed exporter.scrape_interval")
     c.k8s_labels("exporter.gpu_node_selector", e.gpu_node_selector)
     c.require(
-        not e.gpu_runtime_class or bool(_DNS_LABEL.match(e.gpu_runtime_class)),
+        not e.gpu_runtime_class or bool(DNS_LABEL.match(e.gpu_runtime_class)),
         "exporter.gpu_runtime_class",
         f"must be empty or a DNS label, got {e.gpu_runtime_class!r}",
     )
@@ -240,12 +179,13 @@ def check(cfg: BundleConfig) -> list[str]:
         f"must be an http(s) URL without credentials, got {e.mlflow_tracking_uri!r}",
     )
     c.require(
-        not e.mlflow_credentials_secret or bool(_DNS_SUBDOMAIN.match(e.mlflow_credentials_secret)),
+        not e.mlflow_credentials_secret or bool(DNS_SUBDOMAIN.match(e.mlflow_credentials_secret)),
         "exporter.mlflow_credentials_secret",
         "must be empty or a Secret name",
     )
     _check_gpu(c, g, interval)
-    c.require(bool(_DNS_LABEL.match(d.overview_uid)), "dashboards.overview_uid", "must be a lower-case slug")
+    _check_attribution(c, cfg.attribution)
+    c.require(bool(DNS_LABEL.match(d.overview_uid)), "dashboards.overview_uid", "must be a lower-case slug")
     c.require(bool(d.overview_title.strip()), "dashboards.overview_title", "must not be empty")
     c.duration("dashboards.refresh", d.refresh)
     c.require(
@@ -255,7 +195,7 @@ def check(cfg: BundleConfig) -> list[str]:
     return c.problems
 
 
-def _check_gpu(c: _Checks, g: Gpu, scrape_interval: float) -> None:
+def _check_gpu(c: Checks, g: Gpu, scrape_interval: float) -> None:
     for name in (
         "utilization_target_low",
         "utilization_target_high",
@@ -299,6 +239,23 @@ def _check_gpu(c: _Checks, g: Gpu, scrape_interval: float) -> None:
     known = [name for name, _ in CLOCK_EVENT_REASONS]
     ok = bool(g.bad_throttle_reasons) and all(r in known for r in g.bad_throttle_reasons)
     c.require(ok, "gpu.bad_throttle_reasons", f"must be a non-empty list of {', '.join(known)}")
+
+
+def _check_attribution(c: Checks, a: Attribution) -> None:
+    path = a.pod_resources_dir
+    c.require(
+        path.startswith("/") and path != "/" and ".." not in path.split("/"),
+        "attribution.pod_resources_dir",
+        f"must be an absolute directory path on the node, got {path!r}",
+    )
+    ok = bool(a.resources) and all(isinstance(r, str) and bool(_RESOURCE.match(r)) for r in a.resources)
+    c.require(
+        ok,
+        "attribution.resources",
+        f"must be a non-empty list of resource names like nvidia.com/gpu (shell patterns allowed), "
+        f"got {list(a.resources)!r}",
+    )
+    c.require(a.enabled or not a.per_process, "attribution.per_process", "needs attribution.enabled")
 
 
 def load_config(path: str | Path | None = None) -> BundleConfig:

@@ -57,22 +57,31 @@ def container(
     }
 
 
-def pod_template(component: str, main: dict[str, Any], **spec: Any) -> dict[str, Any]:
-    """A pod running `main` as nobody, without a service-account token (the exporter never calls the API)."""
+def pod_template(
+    component: str,
+    main: dict[str, Any],
+    *,
+    run_as: int = UNPRIVILEGED_UID,
+    token: bool = False,
+    volumes: Sequence[Mapping[str, Any]] = (),
+    **spec: Any,
+) -> dict[str, Any]:
+    """A pod running `main` (as nobody unless `run_as` says otherwise); a service-account token only when
+    `token`: by default the exporter never calls the API."""
     return {
         "metadata": {"labels": app_labels(component)},
         "spec": {
             "serviceAccountName": SERVICE_ACCOUNT,
-            "automountServiceAccountToken": False,
+            "automountServiceAccountToken": token,
             "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": UNPRIVILEGED_UID,
+                "runAsNonRoot": run_as != 0,
+                "runAsUser": run_as,
                 "runAsGroup": UNPRIVILEGED_UID,
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
             **spec,
             "containers": [main],
-            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
+            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}, *(dict(v) for v in volumes)],
         },
     }
 

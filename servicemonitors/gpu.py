@@ -2,6 +2,12 @@
 
 A ServiceMonitor (not a PodMonitor): the headless Service gives each pod a stable DNS name for debugging and
 `kubectl port-forward svc/...`, and endpoints discovery still carries the pod's node name for relabeling.
+
+The operator labels every target with the exporter pod's own `namespace`, `pod` and `container`; attribution
+series carry those labels for the workload holding a GPU. With the target's labels in place Prometheus would
+rename the exporter's to `exported_*`, and fill in the exporter's pod wherever the exporter leaves a label
+empty (processes outside any pod), so the GPU job drops the three target labels: `instance` and the node
+label still tell exporters apart.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from typing import Any
 
 from bundle.kube import app_labels, metadata
 from bundle.schema import BundleConfig
+from servicemonitors import attribution
 from servicemonitors.common import container, pod_template, service, service_monitor
 
 COMPONENT = "gpu"
@@ -20,21 +27,32 @@ NVIDIA_ENV = (
     {"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "utility"},
 )
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists"}
+# Target labels prometheus-operator sets from the exporter's own pod; attribution series own these names.
+TARGET_LABELS_DROPPED = ("namespace", "pod", "container")
 
 
 def daemonset(cfg: BundleConfig) -> dict[str, Any]:
-    e = cfg.exporter
+    e, a = cfg.exporter, cfg.attribution
     # The real driver, explicitly: `auto` would fall back to simulated GPUs on a node whose driver is missing.
-    main = container(
-        cfg, ["--collector.gpu", "--gpu.backend=nvml"], e.gpu_resources, [NODE_NAME_ENV, *NVIDIA_ENV]
-    )
+    args = ["--collector.gpu", "--gpu.backend=nvml", *attribution.args(a)]
+    main = container(cfg, args, e.gpu_resources, [NODE_NAME_ENV, *NVIDIA_ENV])
+    main["volumeMounts"] += attribution.volume_mounts(a)
     extra: dict[str, Any] = {
+        **attribution.pod_fields(a),
         "nodeSelector": dict(e.gpu_node_selector),
         # Any effect: GPU nodes are tainted NoSchedule or NoExecute depending on the installer.
         "tolerations": [GPU_TOLERATION],
     }
     if e.gpu_runtime_class:
         extra["runtimeClassName"] = e.gpu_runtime_class
+    template = pod_template(
+        COMPONENT,
+        main,
+        run_as=attribution.run_as(a),
+        token=attribution.uses_api(a),
+        volumes=attribution.volumes(a),
+        **extra,
+    )
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
@@ -42,7 +60,7 @@ def daemonset(cfg: BundleConfig) -> dict[str, Any]:
         "spec": {
             "selector": {"matchLabels": app_labels(COMPONENT)},
             "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}},
-            "template": pod_template(COMPONENT, main, **extra),
+            "template": template,
         },
     }
 
@@ -57,10 +75,12 @@ def objects(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
     # The exporter labels its info series with NODE_NAME too; the same value arrives as exported_<label>
     # next to the target label, so drop the copy.
     drop_exported_node = {"action": "labeldrop", "regex": f"exported_{node_label}"}
+    drop_exporter_pod = {"action": "labeldrop", "regex": "|".join(TARGET_LABELS_DROPPED)}
     return {
         "gpu-daemonset.yaml": daemonset(cfg),
         "gpu-service.yaml": service(cfg, cfg.exporter.gpu_job, COMPONENT, headless=True),
         "gpu-servicemonitor.yaml": service_monitor(
-            cfg, cfg.exporter.gpu_job, COMPONENT, [relabel_node], [drop_exported_node]
+            cfg, cfg.exporter.gpu_job, COMPONENT, [relabel_node, drop_exporter_pod], [drop_exported_node]
         ),
+        **attribution.rbac(cfg),
     }

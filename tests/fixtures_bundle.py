@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from kubernetes.client import ApiClient
 
 from bundle.schema import BundleConfig, load_config
 
@@ -19,6 +21,30 @@ SCHEMAS = Path(__file__).parent / "fixtures" / "schemas"
 _GO_INLINE_FLAGS = re.compile(r"^\^(\(\?[a-zA-Z]+\))")
 
 Validate = Callable[[dict[str, Any]], list[str]]
+
+# Kubernetes' client model of each core kind the bundle generates.
+KUBE_MODELS = {
+    "DaemonSet": "V1DaemonSet",
+    "Deployment": "V1Deployment",
+    "Service": "V1Service",
+    "ServiceAccount": "V1ServiceAccount",
+    "ConfigMap": "V1ConfigMap",
+    "ClusterRole": "V1ClusterRole",
+    "ClusterRoleBinding": "V1ClusterRoleBinding",
+}
+
+
+def round_trip(obj: dict[str, Any]) -> Any:
+    """The object after Kubernetes' client models read and write it: misspelt or misplaced fields vanish."""
+    api = ApiClient()
+    return api.sanitize_for_serialization(
+        api.deserialize(json.dumps(obj), KUBE_MODELS[obj["kind"]], "application/json")
+    )
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = workload["spec"]["template"]["spec"]
+    return spec
 
 
 def tool(name: str) -> str:

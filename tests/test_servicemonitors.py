@@ -7,22 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from kubernetes.client import ApiClient
 
 from bundle.schema import BundleConfig
 from exporter.plugins import PLUGINS
 from exporter.settings import parse
 from servicemonitors import cluster, gpu, objects
 from servicemonitors.dashboards import MAX_CONFIGMAP_BYTES, ConfigMapTooLarge, configmap
-from tests.fixtures_bundle import Validate
-
-MODELS = {
-    "DaemonSet": "V1DaemonSet",
-    "Deployment": "V1Deployment",
-    "Service": "V1Service",
-    "ServiceAccount": "V1ServiceAccount",
-    "ConfigMap": "V1ConfigMap",
-}
+from tests.fixtures_bundle import KUBE_MODELS, Validate, pod_spec, round_trip
 
 
 @pytest.fixture(scope="module")
@@ -32,22 +23,15 @@ def generated(bundle_config: BundleConfig) -> dict[str, dict[str, Any]]:
     return objects(bundle_config, build(bundle_config))
 
 
-def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
-    spec: dict[str, Any] = workload["spec"]["template"]["spec"]
-    return spec
-
-
-def round_trip(obj: dict[str, Any]) -> Any:
-    """The object after Kubernetes' client models read and write it: misspelt or misplaced fields vanish."""
-    api = ApiClient()
-    return api.sanitize_for_serialization(
-        api.deserialize(json.dumps(obj), MODELS[obj["kind"]], "application/json")
-    )
-
-
 def test_core_objects_survive_the_kubernetes_models(generated: dict[str, dict[str, Any]]) -> None:
-    core = [obj for obj in generated.values() if obj["kind"] in MODELS]
-    assert {obj["kind"] for obj in core} == set(MODELS)
+    core = [obj for obj in generated.values() if obj["kind"] in KUBE_MODELS]
+    assert {obj["kind"] for obj in core} == {
+        "DaemonSet",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+        "ConfigMap",
+    }
     for obj in core:
         assert round_trip(obj) == obj, obj["kind"]
 
@@ -99,7 +83,9 @@ def test_service_monitor_finds_its_service_and_the_service_its_pods(
 def test_gpu_service_monitor_puts_the_node_name_in_the_node_label(bundle_config: BundleConfig) -> None:
     endpoint = gpu.objects(bundle_config)["gpu-servicemonitor.yaml"]["spec"]["endpoints"][0]
     assert endpoint["relabelings"] == [
-        {"action": "replace", "sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node"}
+        {"action": "replace", "sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node"},
+        # the operator's labels for the exporter's own pod would shadow the attribution series' labels
+        {"action": "labeldrop", "regex": "namespace|pod|container"},
     ]
     assert endpoint["metricRelabelings"] == [{"action": "labeldrop", "regex": "exported_node"}]
     assert (endpoint["interval"], endpoint["scrapeTimeout"]) == ("15s", "10s")
@@ -137,15 +123,19 @@ def test_selectors_labels_and_scrape_settings_come_from_the_config(
     assert spec["containers"][0]["args"][0] == "--web.listen-address=:9500"
 
 
-def test_gpu_daemonset_runs_on_gpu_nodes_unprivileged(bundle_config: BundleConfig) -> None:
-    spec = pod_spec(gpu.daemonset(bundle_config))
+def test_gpu_daemonset_without_attribution_runs_unprivileged(
+    make_config: Callable[[dict[str, Any]], BundleConfig],
+) -> None:
+    spec = pod_spec(gpu.daemonset(make_config({"attribution": {"enabled": False}})))
     assert {"key": "nvidia.com/gpu", "operator": "Exists"} in spec["tolerations"]
     assert spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
     assert "runtimeClassName" not in spec
-    assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] != 0
+    assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] == 65534
     assert spec["automountServiceAccountToken"] is False
     assert not spec.get("hostPID") and not spec.get("hostNetwork")
+    assert [v["name"] for v in spec["volumes"]] == ["tmp"]
     (container,) = spec["containers"]
+    assert not any(a.startswith("--collector.attribution") for a in container["args"])
     security = container["securityContext"]
     assert security["readOnlyRootFilesystem"] is True
     assert security["allowPrivilegeEscalation"] is False and security["privileged"] is False
