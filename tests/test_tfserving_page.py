@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from exporter.simulators.tfserving_state import LATENCY_BOUNDS, six_digits
+from exporter.simulators.tfserving_format import LATENCY_BOUNDS, six_digits
 from exporter.sources.tfserving_page import (
     GRAPH_RUNS,
     LOAD_ATTEMPTS,

@@ -18,14 +18,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from exporter.simulators.tfserving_state import (
-    HTTP_STATUS,
-    SimModel,
-    SimVersion,
-    TFServingState,
-    error_body,
-    failed_version,
-)
+from exporter.simulators.tfserving_format import HTTP_STATUS, error_body
+from exporter.simulators.tfserving_state import SimModel, SimVersion, TFServingState, failed_version
 
 METRICS_PATH = "/monitoring/prometheus/metrics"
 FAULTS = ("garbage", "truncated", "stall", "huge", "page_5xx", "status_5xx")

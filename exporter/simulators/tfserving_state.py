@@ -1,106 +1,26 @@
-"""What a simulated TF Serving holds (models, versions, metrics) and how it renders them, byte for byte.
-
-Rendering follows tensorflow_serving/util/prometheus_exporter.cc: families sorted by their TF name, `# TYPE`
-lines only (also for families without samples), colon names, `{}` for label-less series, bucket bounds and
-sums printed like absl::StrCat(double) (six significant digits), integer counts. JSON bodies follow the REST
-handler: protobuf's printer with whitespace (one-space indent), errors as `{ "error": "..." }`.
-"""
+"""What a simulated TF Serving holds (models, versions, metrics) and the responses it gives from them."""
 
 from __future__ import annotations
 
-import json
 import random
 import threading
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-LabelValues = tuple[str, ...]
-
-
-def exponential_bounds(scale: float, growth: float, count: int) -> tuple[float, ...]:
-    """Buckets::Exponential: repeated multiplication, as TF computes them."""
-    bounds, bound = [], scale
-    for _ in range(count):
-        bounds.append(bound)
-        bound *= growth
-    return tuple(bounds)
-
-
-LATENCY_BOUNDS = exponential_bounds(10, 1.8, 33)
-QUEUING_BOUNDS = exponential_bounds(100, 1.2, 52)
-# TF code name -> HTTP status, from ToHTTPStatusCode in tensorflow_serving/model_servers/http_server.cc.
-HTTP_STATUS = {
-    "OK": 200,
-    "CANCELLED": 499,
-    "UNKNOWN": 500,
-    "INVALID_ARGUMENT": 400,
-    "DEADLINE_EXCEEDED": 504,
-    "NOT_FOUND": 404,
-    "ALREADY_EXISTS": 409,
-    "PERMISSION_DENIED": 403,
-    "RESOURCE_EXHAUSTED": 429,
-    "FAILED_PRECONDITION": 400,
-    "ABORTED": 409,
-    "OUT_OF_RANGE": 400,
-    "UNIMPLEMENTED": 501,
-    "INTERNAL": 500,
-    "UNAVAILABLE": 503,
-    "DATA_LOSS": 500,
-    "UNAUTHENTICATED": 401,
-}
-# Families a real server declares without samples in a plain serving setup (seen in real pages).
-EMPTY_FAMILIES = (
-    ("/tensorflow/api/op/using_fake_quantization", "gauge"),
-    ("/tensorflow/core/eager_context_created", "gauge"),
-    ("/tensorflow/core/xla_compilations", "counter"),
-    ("/tensorflow/data/autotune", "counter"),
-    ("/tensorflow/mlir/import_failure_count", "counter"),
-    ("/tensorflow/serving/model_warmup_latency", "histogram"),
-    ("/tensorflow/serving/request_example_count_total", "counter"),
-    ("/tensorflow/serving/request_log_count", "counter"),
+from exporter.simulators.tfserving_format import (
+    EMPTY_FAMILIES,
+    LATENCY_BOUNDS,
+    QUEUING_BOUNDS,
+    Histogram,
+    LabelValues,
+    colon_name,
+    error_body,
+    histogram_family,
+    json_body,
+    scalar_family,
 )
-
-
-def six_digits(value: float) -> str:
-    """absl::StrCat(double): `%g` with six significant digits (1274819.9 -> 1.27482e+06)."""
-    return f"{value:.6g}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def _label_text(names: tuple[str, ...], values: LabelValues) -> str:
-    return ",".join(f'{name}="{_escape(value)}"' for name, value in zip(names, values, strict=True))
-
-
-_BOUND_TEXT: dict[tuple[float, ...], list[str]] = {}
-
-
-class _Histogram:
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)
-        self.sum = 0.0
-        if bounds not in _BOUND_TEXT:
-            _BOUND_TEXT[bounds] = [*(six_digits(b) for b in bounds), "+Inf"]
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect_right(self.bounds, value)] += 1  # std::upper_bound, as TF's Histogram::Add
-        self.sum += value
-
-    def lines(self, name: str, labels: str) -> list[str]:
-        prefix = f"{name}_bucket{{{labels}{',' if labels else ''}"
-        out, cumulative = [], 0
-        for bound, count in zip(_BOUND_TEXT[self.bounds], self.counts, strict=True):
-            cumulative += count
-            out.append(f'{prefix}le="{bound}"}} {cumulative}')
-        out.append(f"{name}_sum{{{labels}}} {six_digits(self.sum)}")
-        out.append(f"{name}_count{{{labels}}} {cumulative}")
-        return out
 
 
 @dataclass
@@ -146,16 +66,6 @@ def failed_version(version: int, path: str, attempts: int = 6) -> SimVersion:
     )
 
 
-def error_body(message: str) -> str:
-    """FillJsonErrorMsg: the message CEscaped inside `{ "error": "..." }`."""
-    return '{ "error": "' + json.dumps(message, ensure_ascii=False)[1:-1] + '" }'
-
-
-def json_body(data: Any) -> str:
-    """protobuf's JSON printer with add_whitespace: one-space indent and a final newline."""
-    return json.dumps(data, indent=1) + "\n"
-
-
 class TFServingState:
     """Models, versions and metrics of one simulated server; thread-safe."""
 
@@ -165,7 +75,7 @@ class TFServingState:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._request_count: dict[LabelValues, int] = defaultdict(int)
-        self._latency: dict[str, dict[LabelValues, _Histogram]] = defaultdict(dict)
+        self._latency: dict[str, dict[LabelValues, Histogram]] = defaultdict(dict)
         self.graph_runs = 0
         self.graph_run_time_us = 0
         self._loads: tuple[str, list[tuple[str, str, list[str]]]] | None = None
@@ -174,7 +84,7 @@ class TFServingState:
         histograms = self._latency[family]
         histogram = histograms.get(labels)
         if histogram is None:
-            histogram = histograms[labels] = _Histogram(bounds)
+            histogram = histograms[labels] = Histogram(bounds)
         histogram.observe(value)
 
     def record(self, model: str, status: str, api: str, entrypoint: str, latency_us: float) -> None:
@@ -266,15 +176,17 @@ class TFServingState:
         families: list[tuple[str, str, list[str]]] = [(name, kind, []) for name, kind in EMPTY_FAMILIES]
         with self._lock:
             families.extend(self._load_families_cached())
-            families.append(_scalars("/tensorflow/core/graph_runs", "counter", (), [((), self.graph_runs)]))
             families.append(
-                _scalars(
+                scalar_family("/tensorflow/core/graph_runs", "counter", (), [((), self.graph_runs)])
+            )
+            families.append(
+                scalar_family(
                     "/tensorflow/core/graph_run_time_usecs", "counter", (), [((), self.graph_run_time_us)]
                 )
             )
-            families.append(_scalars("/tensorflow/core/session_created", "gauge", (), [((), 0)]))
+            families.append(scalar_family("/tensorflow/core/session_created", "gauge", (), [((), 0)]))
             families.append(
-                _scalars(
+                scalar_family(
                     "/tensorflow/serving/request_count",
                     "counter",
                     ("model_name", "status"),
@@ -298,10 +210,10 @@ class TFServingState:
                     )
                 )
             for family, tf_name, names in served:
-                families.append(_histograms(tf_name, names, sorted(self._latency[family].items())))
+                families.append(histogram_family(tf_name, names, sorted(self._latency[family].items())))
         lines = []
         for tf_name, kind, samples in sorted(families):
-            lines.append(f"# TYPE {_colon(tf_name)} {kind}")
+            lines.append(f"# TYPE {colon_name(tf_name)} {kind}")
             lines.extend(samples)
         return "\n".join(lines) + "\n"
 
@@ -315,7 +227,7 @@ class TFServingState:
     def _load_families(self) -> list[tuple[str, str, list[str]]]:
         attempts: list[tuple[LabelValues, float]] = []
         latency: list[tuple[LabelValues, float]] = []
-        stages: list[tuple[LabelValues, _Histogram]] = []
+        stages: list[tuple[LabelValues, Histogram]] = []
         for sim in self.models.values():
             for version in sim.versions:
                 path = f"{sim.base_path}/{version.version}"
@@ -329,45 +241,25 @@ class TFServingState:
                     "restore_graph": 0.95 * version.load_latency_us,
                 }
                 for stage, micros in spent.items():
-                    histogram = _Histogram(LATENCY_BOUNDS)
+                    histogram = Histogram(LATENCY_BOUNDS)
                     histogram.observe(micros)
                     stages.append(((path, stage), histogram))
         return [
-            _scalars(
+            scalar_family(
                 "/tensorflow/cc/saved_model/load_attempt_count",
                 "counter",
                 ("model_path", "status"),
                 sorted(attempts),
             ),
-            _scalars("/tensorflow/cc/saved_model/load_latency", "counter", ("model_path",), sorted(latency)),
-            _histograms(
+            scalar_family(
+                "/tensorflow/cc/saved_model/load_latency", "counter", ("model_path",), sorted(latency)
+            ),
+            histogram_family(
                 "/tensorflow/cc/saved_model/load_latency_by_stage",
                 ("model_path", "stage"),
                 sorted(stages, key=lambda item: item[0]),
             ),
         ]
-
-
-def _colon(tf_name: str) -> str:
-    """GetPrometheusMetricName: every character outside [a-zA-Z0-9_] becomes a colon."""
-    return "".join(c if c.isascii() and (c.isalnum() or c == "_") else ":" for c in tf_name)
-
-
-def _scalars(
-    tf_name: str, kind: str, names: tuple[str, ...], points: list[tuple[LabelValues, float]]
-) -> tuple[str, str, list[str]]:
-    name = _colon(tf_name)
-    return tf_name, kind, [f"{name}{{{_label_text(names, key)}}} {int(value)}" for key, value in points]
-
-
-def _histograms(
-    tf_name: str, names: tuple[str, ...], points: list[tuple[LabelValues, _Histogram]]
-) -> tuple[str, str, list[str]]:
-    name = _colon(tf_name)
-    lines: list[str] = []
-    for key, histogram in points:
-        lines.extend(histogram.lines(name, _label_text(names, key)))
-    return tf_name, "histogram", lines
 
 
 def default_signatures() -> dict[str, Any]:
