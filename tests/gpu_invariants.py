@@ -29,6 +29,8 @@ _SENTINELS = {
 COUNTERS = (
     "nvidia_gpu_busy_seconds_total",
     "nvidia_gpu_energy_joules_total",
+    "nvidia_gpu_pcie_bytes_total",
+    "nvidia_gpu_pcie_replays_total",
     "nvidia_gpu_ecc_errors_total",
     "nvidia_gpu_remapped_rows_total",
     "nvidia_gpu_retired_pages_total",
@@ -147,9 +149,10 @@ def _check_physics(series: Series) -> list[str]:
     for gpu, value in _by_gpu(series, "nvidia_gpu_performance_state").items():
         if value not in range(16):
             problems.append(f"GPU {gpu}: performance state {value}")
-    for labels, value in _named(series, "nvidia_gpu_pcie_throughput_bytes_per_second"):
-        if labels.get("direction") not in ("tx", "rx") or value < 0:
-            problems.append(f"pcie {labels} = {value}")
+    for name in ("nvidia_gpu_pcie_bytes_total", "nvidia_gpu_pcie_throughput_bytes_per_second"):
+        for labels, value in _named(series, name):
+            if labels.get("direction") not in ("tx", "rx") or value < 0:
+                problems.append(f"{name} {labels} = {value}")
     for labels, _ in _named(series, "nvidia_gpu_xid_errors_total"):
         if not labels.get("xid", "").isdigit():
             problems.append(f"xid label {labels}")

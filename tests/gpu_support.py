@@ -43,6 +43,7 @@ def rig(
     call_timeout: float = 2.0,
     xid_events: bool = False,
     backoff: Backoff | None = None,
+    pcie_sampling: bool = False,
 ) -> Iterator[Rig]:
     clock = ManualClock()
     fake = FakeNvml(load(scenario), clock=clock)
@@ -59,6 +60,7 @@ def rig(
         xid_events=xid_events,
         backoff=backoff,
         event_wait_ms=50,  # re-initialisation waits for the event thread's current wait to end
+        pcie_sampling=pcie_sampling,
     )
     try:
         yield Rig(clock, fake, source, GpuCollector(source, "node-a", "fake"))

@@ -157,8 +157,8 @@ def test_gpu_snapshot_becomes_views_with_per_mig_processes_and_mean_sm_per_proce
                 GPU1,
                 mig_enabled=True,
                 mig_instances=(
-                    MigInstance(MIG_A, 1, 0, "1g.10gb", processes=(ProcessInfo(12, None, 1, 0),)),
-                    MigInstance(MIG_B, 2, 0, "1g.10gb", processes=()),
+                    MigInstance(MIG_A, 1, 0, "1g.10gb", processes=(ProcessInfo(12, None, 1, 0),), slot=0),
+                    MigInstance(MIG_B, 2, 0, "1g.10gb", processes=(), slot=1),
                 ),
             ),
         ),

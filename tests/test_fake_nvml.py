@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import inspect
 import threading
 from pathlib import Path
@@ -118,6 +119,56 @@ def test_mig_devices_have_memory_but_no_utilization() -> None:
     assert [p.usedGpuMemory for p in fake.nvmlDeviceGetComputeRunningProcesses(mig)] == [None]
 
 
+def test_mig_devices_sit_in_their_slots_and_empty_slots_are_not_found() -> None:
+    fake, _ = started(fixture("mig-slots"))
+    parent = fake.nvmlDeviceGetHandleByIndex(0)
+    found = {}
+    for slot in range(fake.nvmlDeviceGetMaxMigDeviceCount(parent)):
+        try:
+            mig = fake.nvmlDeviceGetMigDeviceHandleByIndex(parent, slot)
+        except pynvml.NVMLError_NotFound:
+            continue
+        found[slot] = (fake.nvmlDeviceGetName(mig).rsplit(" ", 1)[1], fake.nvmlDeviceGetGpuInstanceId(mig))
+    assert found == {1: ("3g.40gb", 2), 4: ("1g.10gb", 5)}
+
+
+def test_field_values_come_back_in_pynvmls_structures_each_with_its_own_return() -> None:
+    fake, clock = started("consumer-unsupported")
+    handle = fake.nvmlDeviceGetHandleByIndex(0)
+    clock.advance(1)
+    requested = [
+        pynvml.NVML_FI_DEV_PCIE_COUNT_TX_BYTES,
+        (pynvml.NVML_FI_DEV_PCIE_REPLAY_COUNTER, 0),  # pynvml also takes (field id, scope id)
+        pynvml.NVML_FI_DEV_POWER_INSTANT,  # a field the fake does not model
+    ]
+    values = fake.nvmlDeviceGetFieldValues(handle, requested)
+    assert isinstance(values, ctypes.Array) and values._type_ is pynvml.c_nvmlFieldValue_t
+    assert [v.fieldId for v in values] == [197, 94, 186]
+    assert [v.nvmlReturn for v in values] == [
+        pynvml.NVML_ERROR_NOT_SUPPORTED,  # no PCIe byte counters on this old driver
+        pynvml.NVML_SUCCESS,
+        pynvml.NVML_ERROR_NOT_SUPPORTED,
+    ]
+    assert (values[1].valueType, values[1].value.uiVal) == (pynvml.NVML_VALUE_TYPE_UNSIGNED_INT, 0)
+    assert values[1].timestamp == EPOCH_US + 1_000_000
+
+
+def test_pcie_byte_counters_grow_with_utilization_and_only_grow() -> None:
+    fake, clock = started("h100-8x")
+    handle = fake.nvmlDeviceGetHandleByIndex(0)
+    ids = [pynvml.NVML_FI_DEV_PCIE_COUNT_TX_BYTES, pynvml.NVML_FI_DEV_PCIE_COUNT_RX_BYTES]
+    readings = []
+    for _ in range(3):
+        clock.advance(10)
+        values = fake.nvmlDeviceGetFieldValues(handle, ids)
+        assert {v.valueType for v in values} == {pynvml.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG}
+        readings.append((values[0].value.ullVal, values[1].value.ullVal))
+    assert readings[0][0] > 0 and all(rx > tx for tx, rx in readings)
+    assert readings == sorted(readings) and len(set(readings)) == 3
+    # at 78-99% utilization of 50,000,000 KB/s, 15% of it outbound, for 10 s
+    assert 0.78 * 0.15 * 50e6 * 1024 * 10 <= readings[1][0] - readings[0][0] <= 0.99 * 0.15 * 50e6 * 1024 * 10
+
+
 def test_a_lost_gpu_raises_gpu_is_lost_from_its_moment_on() -> None:
     fake, clock = started("failing-xid79")
     handle = fake.nvmlDeviceGetHandleByIndex(2)
@@ -208,6 +259,13 @@ def test_shipped_scenarios_all_load() -> None:
         ("gpus: [{model: A100-SXM4-80GB, mig: [{profile: 9g.99gb}]}]", "unknown A100-SXM4-80GB MIG profile"),
         ("gpus: [{model: GTX-1080, unsupported: [warp_drive]}]", "unknown field 'warp_drive'"),
         ("gpus: [{model: GTX-1080, count: 0}]", "gpus[0].count: must be at least 1"),
+        ("gpus: [{model: A100-SXM4-80GB, mig: [{profile: 1g.10gb, slot: 7}]}]", "slot: must be below 7"),
+        (
+            "gpus: [{model: A100-SXM4-80GB, mig: "
+            "[{profile: 1g.10gb, slot: 2}, {profile: 3g.40gb, slot: 2}]}]",
+            "gpus[0].mig: two MIG devices in one slot: [2, 2]",
+        ),
+        ("gpus: [{model: GTX-1080, pcie_replays: -1}]", "gpus[0].pcie_replays: must be at least 0"),
         ("gpus: []", "gpus: at least one GPU is required"),
         ("gpus: [{model: GTX-1080}]\nhang: {function: nvmlFly}", "hang.function: unknown function 'nvmlFly'"),
         ("gpus: [{model: GTX-1080, utilization: {steps: [[5, 0.1], [2, 0.2]]}}]", "steps[1]"),

@@ -40,7 +40,7 @@ def test_h100_node_values_identity_and_invariants() -> None:
 
 
 def test_values_follow_the_scenario_with_base_unit_conversions() -> None:
-    with rig("failing-xid79") as r:  # GPU 0: a V100 at a constant 90% utilization
+    with rig("failing-xid79", pcie_sampling=True) as r:  # GPU 0: a V100 at a constant 90% utilization
         r.clock.advance(5)
         body = r.scrape()
     gpu = {"gpu": "0"}
@@ -75,7 +75,7 @@ def test_unsupported_fields_are_absent_never_zero_and_asked_once() -> None:
         "nvidia_gpu_remapped_rows_total",
         "nvidia_gpu_retired_pages_total",
         "nvidia_gpu_energy_joules_total",
-        "nvidia_gpu_pcie_throughput_bytes_per_second",
+        "nvidia_gpu_pcie_bytes_total",
         "nvidia_gpu_power_limit_watts",  # NoPermission
         "nvidia_gpu_memory_reserved_bytes",  # the driver lacks memory info v2
         "nvidia_gpu_mig_mode_enabled",
@@ -87,7 +87,7 @@ def test_unsupported_fields_are_absent_never_zero_and_asked_once() -> None:
         value(body, "nvidia_gpu_clock_event_active", gpu="0", reason="gpu_idle") == 0
     )  # throttle-reasons fallback
     assert calls["nvmlDeviceGetTotalEccErrors"] == 1
-    assert calls["nvmlDeviceGetPcieThroughput"] == 1
+    assert "nvmlDeviceGetPcieThroughput" not in calls  # sampling is off by default
     assert calls["nvmlDeviceGetCurrentClocksEventReasons"] == 1
     assert calls["nvmlDeviceGetCurrentClocksThrottleReasons"] == 2
     assert value(body, "nvidia_nvml_errors_total", kind="not_supported") == value(

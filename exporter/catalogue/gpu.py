@@ -101,10 +101,25 @@ PERFORMANCE_STATE = _gpu(
     "gauge",
     "Performance state: 0 (P0) is maximum performance, 15 minimum.",
 )
+PCIE_BYTES = _gpu(
+    "nvidia_gpu_pcie_bytes_total",
+    "counter",
+    "Bytes moved over PCIe, tx = from the GPU, rx = to the GPU; rate() gives the throughput. "
+    "Absent where the driver has no PCIe byte counters.",
+    unit="bytes",
+    extra=("direction",),
+)
+PCIE_REPLAYS = _gpu(
+    "nvidia_gpu_pcie_replays_total",
+    "counter",
+    "PCIe packets the link had to send again after an error: a rising rate means a failing link or riser.",
+)
 PCIE_THROUGHPUT = _gpu(
     "nvidia_gpu_pcie_throughput_bytes_per_second",
     "gauge",
-    "PCIe traffic over the driver's last 20 ms window, tx = from the GPU, rx = to the GPU.",
+    "PCIe traffic sampled over 20 ms during the scrape, tx = from the GPU, rx = to the GPU. Only with "
+    "--gpu.pcie-throughput-sampling: each GPU and direction stalls the scrape 20 ms; prefer "
+    "rate(nvidia_gpu_pcie_bytes_total).",
     unit="bytes_per_second",
     extra=("direction",),
 )
@@ -206,6 +221,8 @@ METRICS = (
     MEMORY_CLOCK,
     FAN_SPEED,
     PERFORMANCE_STATE,
+    PCIE_BYTES,
+    PCIE_REPLAYS,
     PCIE_THROUGHPUT,
     CLOCK_EVENT,
     ECC_ERRORS,

@@ -55,8 +55,8 @@ def gpu_input(snapshot: NvmlSnapshot | None) -> GpuInput | None:
                 ident.index,
                 ident.uuid,
                 tuple(
-                    MigView(mig.mig_uuid, slot, mig.gpu_instance, mig.compute_instance)
-                    for slot, mig in enumerate(device.mig_instances)
+                    MigView(mig.mig_uuid, mig.slot, mig.gpu_instance, mig.compute_instance)
+                    for mig in device.mig_instances
                 ),
             )
         )

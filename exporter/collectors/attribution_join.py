@@ -26,7 +26,7 @@ _MIG_BY_INDEX = re.compile(r"^(\d+):(\d+)$")
 
 @dataclass(frozen=True)
 class MigView:
-    """A MIG slice; `index` is its position among the GPU's slices (the device plugin's `<N>:<M>` ids)."""
+    """A MIG slice; `index` is its NVML MIG device index, the `M` of the device plugin's `<N>:<M>` ids."""
 
     uuid: str
     index: int

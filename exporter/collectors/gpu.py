@@ -93,17 +93,24 @@ class GpuCollector:
             out.add(m.MEMORY_TOTAL, device.memory.total_bytes, **gpu)
             if device.memory.reserved_bytes is not None:
                 out.add(m.MEMORY_RESERVED, device.memory.reserved_bytes, **gpu)
-        for direction, rate in (
-            ("tx", device.pcie_tx_bytes_per_second),
-            ("rx", device.pcie_rx_bytes_per_second),
-        ):
-            if rate is not None:
-                out.add(m.PCIE_THROUGHPUT, rate, **gpu, direction=direction)
+        self._pcie(out, gpu, device)
         if device.clock_event_mask is not None:
             for reason, bit in CLOCK_EVENT_REASONS:
                 out.add(m.CLOCK_EVENT, 1 if device.clock_event_mask & bit else 0, **gpu, reason=reason)
         self._memory_errors(out, gpu, device)
         self._mig(out, gpu, device)
+
+    @staticmethod
+    def _pcie(out: FamilySet, gpu: dict[str, str], device: DeviceReading) -> None:
+        for spec, tx, rx in (
+            (m.PCIE_BYTES, device.pcie_tx_bytes, device.pcie_rx_bytes),
+            (m.PCIE_THROUGHPUT, device.pcie_tx_bytes_per_second, device.pcie_rx_bytes_per_second),
+        ):
+            for direction, amount in (("tx", tx), ("rx", rx)):
+                if amount is not None:
+                    out.add(spec, amount, **gpu, direction=direction)
+        if device.pcie_replays is not None:
+            out.add(m.PCIE_REPLAYS, device.pcie_replays, **gpu)
 
     @staticmethod
     def _memory_errors(out: FamilySet, gpu: dict[str, str], device: DeviceReading) -> None:

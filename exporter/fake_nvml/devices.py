@@ -1,17 +1,20 @@
 """The fake's per-device queries: values derived from the scenario at the current scenario time.
 
 Power, temperature, clocks and PCIe traffic follow the utilization pattern between the model's idle
-and maximum; energy is the integral of that power over the driver's samples, so it only grows.
+and maximum; energy and the PCIe byte counters are integrals over the driver's samples, so they only grow.
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pynvml
 
+from exporter.fake_nvml.models import FIELD_IDS
 from exporter.fake_nvml.scenario import FakeGpu, FakeMig, FakeProcess, Scenario
 from exporter.sources.nvml_types import CLOCK_EVENT_REASONS
 
@@ -19,6 +22,18 @@ EPOCH_US = 1_750_000_000_000_000  # driver sample timestamps are microseconds of
 SAMPLE_BUFFER = 120  # samples the driver keeps per type; older ones are gone
 _REASON_BITS = dict(CLOCK_EVENT_REASONS)
 _NO_INSTANCE = 0xFFFFFFFF
+# Shares of the model's PCIe bandwidth each direction carries at full utilization.
+_PCIE_SHARE = {pynvml.NVML_PCIE_UTIL_TX_BYTES: 0.15, pynvml.NVML_PCIE_UTIL_RX_BYTES: 0.35}
+_PCIE_BYTE_FIELDS = {
+    pynvml.NVML_FI_DEV_PCIE_COUNT_TX_BYTES: pynvml.NVML_PCIE_UTIL_TX_BYTES,
+    pynvml.NVML_FI_DEV_PCIE_COUNT_RX_BYTES: pynvml.NVML_PCIE_UTIL_RX_BYTES,
+}
+
+
+class _PlainFieldValue(ctypes.Structure):
+    """c_nvmlFieldValue_t's layout without pynvml's Python-level attribute hooks, to fill quickly."""
+
+    _fields_ = pynvml.c_nvmlFieldValue_t._fields_
 
 
 def sample_index(t: float, interval: float) -> int:
@@ -31,7 +46,8 @@ class DeviceQueries:
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
-        self._energy: dict[int, tuple[int, float]] = {}  # gpu -> (last integrated sample, millijoules)
+        # (quantity, gpu) -> (last integrated sample, total so far)
+        self._integrals: dict[tuple[str, int], tuple[int, float]] = {}
 
     def _enter(self, function: str, handle: Any = None) -> tuple[FakeGpu | None, FakeMig | None, float]:
         raise NotImplementedError
@@ -44,6 +60,16 @@ class DeviceQueries:
 
     def _sample_ts(self, k: int) -> int:
         return EPOCH_US + round(k * self.scenario.sample_interval * 1e6)
+
+    def _integral(self, quantity: str, gpu: FakeGpu, t: float, per_sample: Callable[[float], float]) -> float:
+        """The sum of `per_sample(sample time)` over the driver samples up to `t`; it only grows."""
+        interval, key = self.scenario.sample_interval, (quantity, gpu.index)
+        done, total = self._integrals.get(key, (0, 0.0))
+        last = sample_index(t, interval)
+        for k in range(done + 1, last + 1):
+            total += per_sample(k * interval)
+        self._integrals[key] = (max(done, last), total)
+        return total
 
     def _power_watts(self, gpu: FakeGpu, t: float) -> float:
         model = gpu.model
@@ -164,12 +190,7 @@ class DeviceQueries:
     def nvmlDeviceGetTotalEnergyConsumption(self, handle: Any) -> int:
         gpu, t = self._gpu("nvmlDeviceGetTotalEnergyConsumption", handle)
         interval = self.scenario.sample_interval
-        done, millijoules = self._energy.get(gpu.index, (0, 0.0))
-        last = sample_index(t, interval)
-        for k in range(done + 1, last + 1):
-            millijoules += self._power_watts(gpu, k * interval) * interval * 1000
-        self._energy[gpu.index] = (max(done, last), millijoules)
-        return int(millijoules)
+        return int(self._integral("energy", gpu, t, lambda s: self._power_watts(gpu, s) * interval * 1000))
 
     def nvmlDeviceGetClockInfo(self, handle: Any, type: int) -> int:
         gpu, t = self._gpu("nvmlDeviceGetClockInfo", handle)
@@ -188,8 +209,51 @@ class DeviceQueries:
 
     def nvmlDeviceGetPcieThroughput(self, device: Any, counter: int) -> int:
         gpu, t = self._gpu("nvmlDeviceGetPcieThroughput", device)
-        share = 0.15 if counter == pynvml.NVML_PCIE_UTIL_TX_BYTES else 0.35
-        return round(gpu.model.pcie_max_kbps * share * self._util(gpu, t))
+        return round(gpu.model.pcie_max_kbps * _PCIE_SHARE[counter] * self._util(gpu, t))
+
+    def _pcie_bytes(self, gpu: FakeGpu, t: float, counter: int) -> int:
+        """Bytes since the fake started: each driver sample adds its period's traffic, whole bytes."""
+        per_second = gpu.model.pcie_max_kbps * 1024 * _PCIE_SHARE[counter]
+        interval = self.scenario.sample_interval
+        return int(
+            self._integral(
+                f"pcie/{counter}", gpu, t, lambda s: round(per_second * self._util(gpu, s) * interval)
+            )
+        )
+
+    # Field values.
+
+    def nvmlDeviceGetFieldValues(self, handle: Any, fieldIds: list[Any]) -> Any:
+        """pynvml's shape: a ctypes array of c_nvmlFieldValue_t, each entry with its own nvmlReturn."""
+        gpu, t = self._gpu("nvmlDeviceGetFieldValues", handle)
+        plain = (_PlainFieldValue * len(fieldIds))()
+        stamp = self._sample_ts(sample_index(t, self.scenario.sample_interval))
+        for entry, requested in zip(plain, fieldIds, strict=True):
+            if isinstance(requested, int):  # like pynvml: a bare id, or (id, scope id)
+                field_id = requested
+            else:
+                field_id, entry.scopeId = requested
+            code = self._field_return(gpu, field_id)
+            entry.fieldId, entry.timestamp, entry.nvmlReturn = field_id, stamp, code
+            if code != pynvml.NVML_SUCCESS:
+                continue
+            counter = _PCIE_BYTE_FIELDS.get(field_id)
+            if counter is not None:
+                entry.valueType = pynvml.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG
+                entry.value.ullVal = self._pcie_bytes(gpu, t, counter)
+            else:  # the replay counter
+                entry.valueType = pynvml.NVML_VALUE_TYPE_UNSIGNED_INT
+                entry.value.uiVal = gpu.pcie_replays
+        return (pynvml.c_nvmlFieldValue_t * len(fieldIds)).from_buffer(plain)  # pynvml's own type
+
+    @staticmethod
+    def _field_return(gpu: FakeGpu, field_id: int) -> int:
+        field = FIELD_IDS.get(field_id)
+        if field is None or field in gpu.unsupported:
+            return pynvml.NVML_ERROR_NOT_SUPPORTED
+        if field in gpu.no_permission:
+            return pynvml.NVML_ERROR_NO_PERMISSION
+        return pynvml.NVML_SUCCESS
 
     def nvmlDeviceGetCurrentClocksEventReasons(self, handle: Any) -> int:
         return self._clock_events("nvmlDeviceGetCurrentClocksEventReasons", handle)

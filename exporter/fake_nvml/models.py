@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pynvml
+
 GIB = 1024**3
 MIB = 1024**2
 
@@ -23,7 +25,8 @@ FIELD_FUNCTIONS: dict[str, tuple[str, ...]] = {
     "clocks": ("nvmlDeviceGetClockInfo",),
     "fan": ("nvmlDeviceGetFanSpeed",),
     "pstate": ("nvmlDeviceGetPerformanceState",),
-    "pcie": ("nvmlDeviceGetPcieThroughput",),
+    "pcie": ("nvmlDeviceGetPcieThroughput",),  # and the PCIe byte counter field values
+    "pcie_replays": (),  # a field value only
     "clock_events": ("nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons"),
     "ecc": ("nvmlDeviceGetTotalEccErrors",),
     "remapped_rows": ("nvmlDeviceGetRemappedRows",),
@@ -32,8 +35,16 @@ FIELD_FUNCTIONS: dict[str, tuple[str, ...]] = {
     "processes": ("nvmlDeviceGetComputeRunningProcesses",),
     "process_utilization": ("nvmlDeviceGetProcessUtilization",),
     "events": ("nvmlDeviceRegisterEvents",),
+    "field_values": ("nvmlDeviceGetFieldValues",),  # the whole call; its fields are listed below
 }
 FUNCTION_FIELD = {function: name for name, functions in FIELD_FUNCTIONS.items() for function in functions}
+# The nvmlDeviceGetFieldValues ids the fake answers, by the field a scenario names to withhold them;
+# any other id comes back NOT_SUPPORTED in its own entry.
+FIELD_IDS: dict[int, str] = {
+    pynvml.NVML_FI_DEV_PCIE_COUNT_TX_BYTES: "pcie",
+    pynvml.NVML_FI_DEV_PCIE_COUNT_RX_BYTES: "pcie",
+    pynvml.NVML_FI_DEV_PCIE_REPLAY_COUNTER: "pcie_replays",
+}
 
 
 @dataclass(frozen=True)

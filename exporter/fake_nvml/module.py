@@ -38,7 +38,7 @@ def _error(code: int) -> pynvml.NVMLError:
 
 @dataclass(frozen=True)
 class FakeHandle:
-    """A device handle: a GPU, or one MIG device slot on it."""
+    """A device handle: a GPU, or the MIG device in slot `mig` on it."""
 
     gpu: int
     mig: int | None = None
@@ -120,7 +120,7 @@ class FakeNvml(DeviceQueries):
         field = FUNCTION_FIELD.get(function)
         mig = None
         if handle.mig is not None:
-            mig = gpu.mig[handle.mig] if gpu.mig and handle.mig < len(gpu.mig) else None
+            mig = next((m for m in gpu.mig or () if m.slot == handle.mig), None)
             if mig is None:
                 raise _error(pynvml.NVML_ERROR_INVALID_ARGUMENT)
             if field not in _MIG_FIELDS:
@@ -200,7 +200,7 @@ class FakeNvml(DeviceQueries):
         gpu, _ = self._gpu("nvmlDeviceGetMigDeviceHandleByIndex", device)
         if gpu.mig is None or not 0 <= index < gpu.model.max_mig_devices:
             raise _error(pynvml.NVML_ERROR_INVALID_ARGUMENT)
-        if index >= len(gpu.mig):
+        if all(m.slot != index for m in gpu.mig):
             raise _error(pynvml.NVML_ERROR_NOT_FOUND)  # an empty slot
         return FakeHandle(gpu.index, index)
 

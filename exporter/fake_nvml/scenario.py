@@ -17,9 +17,12 @@ Format (times are seconds since the fake was created; ratios are 0-1; unknown ke
         ecc: {corrected_volatile, corrected_aggregate, uncorrected_volatile, uncorrected_aggregate}
         remapped_rows: {correctable, uncorrectable, pending, failure}
         retired_pages: {single_bit, double_bit, pending}
+        pcie_replays: 0                    # the PCIe replay counter field value
         xid: [{at: 60, xid: 79}]           lost_at: 61
         processes: [{pid: 41000, used_memory_gib: 70, sm_util: 0.9}]
         mig: [{profile: 3g.40gb, memory_used_gib: 20, processes: [...]}]   # present: MIG mode on
+             # optional per device: slot (its nvmlDeviceGetMigDeviceHandleByIndex index, default its
+             # position; others stay empty), gpu_instance (default slot + 1), compute_instance (default 0)
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class FakeProcess:
 
 @dataclass(frozen=True)
 class FakeMig:
+    slot: int
     profile: str
     gpu_instance: int
     compute_instance: int
@@ -78,6 +82,7 @@ class FakeGpu:
     ecc: dict[str, int]
     remapped_rows: tuple[int, int, bool, bool]
     retired_pages: tuple[int, int, bool]
+    pcie_replays: int
     unsupported: frozenset[str]
     no_permission: frozenset[str]
     mig: tuple[FakeMig, ...] | None
@@ -241,6 +246,7 @@ class _GpuSpec:
         pages = _fields(section, "retired_pages", ("single_bit", "double_bit"), ("pending",))
         single, double, pages_pending = pages
         self.pages = (int(single), int(double), bool(pages_pending))
+        self.pcie_replays = section.integer("pcie_replays", 0, minimum=0)
         xids = []
         for entry in section.sections("xid"):
             xids.append((entry.number("at", 0.0, minimum=0), entry.integer("xid", 1, minimum=1)))
@@ -255,12 +261,18 @@ class _GpuSpec:
             if not model.mig_profiles:
                 section.problem("mig", f"{model.key} has no MIG")
             entries = section.sections("mig")
-            self.mig = tuple(self._mig_device(entry, slot) for slot, entry in enumerate(entries))
+            self.mig = tuple(self._mig_device(entry, position) for position, entry in enumerate(entries))
             if len(self.mig) > model.max_mig_devices:
                 section.problem("mig", f"at most {model.max_mig_devices} MIG devices, got {len(self.mig)}")
+            slots = [m.slot for m in self.mig]
+            if len(set(slots)) != len(slots):
+                section.problem("mig", f"two MIG devices in one slot: {slots}")
         section.reject_unknown()
 
-    def _mig_device(self, entry: Section, slot: int) -> FakeMig:
+    def _mig_device(self, entry: Section, position: int) -> FakeMig:
+        slot = entry.integer("slot", position, minimum=0)
+        if slot >= self.model.max_mig_devices:
+            entry.problem("slot", f"must be below {self.model.max_mig_devices}, got {slot}")
         profile = entry.string("profile", "") or ""
         if profile not in self.model.mig_profiles:
             known = ", ".join(self.model.mig_profiles)
@@ -269,6 +281,7 @@ class _GpuSpec:
         processes = _processes(entry, "processes")
         default_used = sum(p.used_memory_bytes for p in processes) / GIB
         mig = FakeMig(
+            slot=slot,
             profile=profile,
             gpu_instance=entry.integer("gpu_instance", slot + 1, minimum=0),
             compute_instance=entry.integer("compute_instance", 0, minimum=0),
@@ -296,6 +309,7 @@ class _GpuSpec:
             ecc=self.ecc,
             remapped_rows=self.rows,
             retired_pages=self.pages,
+            pcie_replays=self.pcie_replays,
             unsupported=model.unsupported | self.unsupported,
             no_permission=self.no_permission,
             mig=migs,

@@ -76,13 +76,14 @@ class NvmlSource:
         xid_events: bool = True,
         backoff: Backoff | None = None,
         event_wait_ms: int = 500,
+        pcie_sampling: bool = False,
     ) -> None:
         self.nvml = nvml
         self.call_timeout = call_timeout
         self._clock = clock
         self._errors = ErrorCounter(nvml)
         self._fields = FieldReader(nvml, self._errors)
-        self._reader = DeviceReader(nvml, self._fields)
+        self._reader = DeviceReader(nvml, self._fields, pcie_sampling)
         self.xids = XidWatcher(nvml, self._errors, wall_clock, event_wait_ms) if xid_events else None
         self._worker = SerialWorker("nvml")
         self._backoff = backoff or Backoff(initial=2.0, maximum=300.0)

@@ -18,7 +18,14 @@ from exporter.sources.nvml_types import (
 )
 
 _BYTES_PER_KB = 1024  # NVML reports PCIe throughput in KB/s, kilo meaning 1024 as in its memory sizes
-_SAMPLE_FIELDS = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal", 6: "usVal"}
+# c_nvmlValue_t member by NVML_VALUE_TYPE_* (double, uint, ulong, ulonglong, slonglong, sint, ushort).
+_VALUE_FIELDS = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal", 6: "usVal"}
+# Read together in one nvmlDeviceGetFieldValues call per GPU and scrape: (field, pynvml constant).
+FIELD_VALUES = (
+    ("pcie_tx_bytes", "NVML_FI_DEV_PCIE_COUNT_TX_BYTES"),
+    ("pcie_rx_bytes", "NVML_FI_DEV_PCIE_COUNT_RX_BYTES"),
+    ("pcie_replays", "NVML_FI_DEV_PCIE_REPLAY_COUNTER"),
+)
 
 
 def _ratio(percent: float) -> float:
@@ -36,9 +43,16 @@ class DeviceReader:
     scrapers share one integral: each driver sample is counted exactly once.
     """
 
-    def __init__(self, nvml: Any, fields: FieldReader) -> None:
+    def __init__(self, nvml: Any, fields: FieldReader, pcie_sampling: bool = False) -> None:
         self._nvml = nvml
         self._fields = fields
+        self._pcie_sampling = pcie_sampling
+        # Bindings older than a field id lack its constant: that field is simply not asked for.
+        self._field_ids = tuple(
+            (field, getattr(nvml, constant))
+            for field, constant in FIELD_VALUES
+            if isinstance(getattr(nvml, constant, None), int)
+        )
         self._busy: dict[str, tuple[int, float]] = {}  # uuid -> (last sample timestamp us, busy seconds)
         self._process_ts: dict[str, int] = {}
 
@@ -91,14 +105,16 @@ class DeviceReader:
         reading.fan_speed_ratio = None if fan is None else float(fan) / 100.0
         pstate = read(key, "pstate", "nvmlDeviceGetPerformanceState", handle)
         reading.performance_state = pstate if pstate is not None and 0 <= pstate <= 15 else None
-        reading.pcie_tx_bytes_per_second = _scaled(
-            read(key, "pcie", "nvmlDeviceGetPcieThroughput", handle, nvml.NVML_PCIE_UTIL_TX_BYTES),
-            _BYTES_PER_KB,
-        )
-        reading.pcie_rx_bytes_per_second = _scaled(
-            read(key, "pcie", "nvmlDeviceGetPcieThroughput", handle, nvml.NVML_PCIE_UTIL_RX_BYTES),
-            _BYTES_PER_KB,
-        )
+        self._field_values(reading, handle)
+        if self._pcie_sampling:  # each call samples a byte counter for ~20 ms inside the driver
+            reading.pcie_tx_bytes_per_second = _scaled(
+                read(key, "pcie", "nvmlDeviceGetPcieThroughput", handle, nvml.NVML_PCIE_UTIL_TX_BYTES),
+                _BYTES_PER_KB,
+            )
+            reading.pcie_rx_bytes_per_second = _scaled(
+                read(key, "pcie", "nvmlDeviceGetPcieThroughput", handle, nvml.NVML_PCIE_UTIL_RX_BYTES),
+                _BYTES_PER_KB,
+            )
         reading.clock_event_mask = self._fields.first(
             key,
             (
@@ -118,6 +134,16 @@ class DeviceReader:
                 reading.processes = self._processes(key, handle)
             reading.process_utilization = self._process_utilization(key, handle)
         return reading
+
+    def _field_values(self, reading: DeviceReading, handle: Any) -> None:
+        values = self._fields.values(reading.identity.uuid, handle, self._field_ids)
+        number = {field: union_value(entry.valueType, entry.value) for field, entry in values.items()}
+        if None in number.values():  # a value type newer than this code: omitted this scrape
+            self._fields.incomplete = True
+        reading.pcie_tx_bytes = number.get("pcie_tx_bytes")
+        reading.pcie_rx_bytes = number.get("pcie_rx_bytes")
+        replays = number.get("pcie_replays")
+        reading.pcie_replays = None if replays is None else int(replays)
 
     def _memory(self, key: str, handle: Any) -> MemoryReading | None:
         nvml = self._nvml
@@ -149,7 +175,7 @@ class DeviceReader:
             return None
         if result is not NO_DATA:
             value_type, samples = result
-            attribute = _SAMPLE_FIELDS.get(int(value_type), "uiVal")
+            attribute = _VALUE_FIELDS.get(int(value_type), "uiVal")
             for sample in sorted(samples, key=lambda s: int(s.timeStamp)):
                 stamp = int(sample.timeStamp)
                 if stamp <= last_ts:
@@ -230,6 +256,7 @@ class DeviceReader:
                     profile=name.rsplit(" MIG ", 1)[1] if " MIG " in name else "",
                     memory=self._memory(mig_uuid, mig),
                     processes=self._processes(mig_uuid, mig) if processes else None,
+                    slot=slot,
                 )
             )
         return tuple(instances)
@@ -271,6 +298,13 @@ class DeviceReader:
         if result:
             self._process_ts[key] = max(s.timestamp_us for s in result)
         return result
+
+
+def union_value(value_type: int, value: Any) -> float | None:
+    """The number in a `c_nvmlValue_t` union, read as `value_type` (NVML_VALUE_TYPE_*) says; None for
+    a type newer than this table."""
+    attribute = _VALUE_FIELDS.get(int(value_type))
+    return None if attribute is None else float(getattr(value, attribute))
 
 
 def _scaled(value: Any, factor: float) -> float | None:

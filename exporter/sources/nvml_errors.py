@@ -7,7 +7,7 @@ NVML reports every failure as `NVMLError` with a numeric `value`. Instances defi
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -50,11 +50,17 @@ class ErrorCounter:
         self._counts: dict[str, int] = {}
 
     def kind(self, exc: BaseException) -> str:
-        code = error_code(exc)
+        return self.code_kind(error_code(exc))
+
+    def code_kind(self, code: int | None) -> str:
         return self._kinds.get(code, f"code_{code}") if code is not None else "unknown"
 
     def count(self, exc: BaseException) -> str:
-        kind = self.kind(exc)
+        return self.count_code(error_code(exc))
+
+    def count_code(self, code: int | None) -> str:
+        """Count an error NVML returned as a code (a field value's own nvmlReturn) rather than raised."""
+        kind = self.code_kind(code)
         with self._lock:
             self._counts[kind] = self._counts.get(kind, 0) + 1
         return kind
@@ -119,16 +125,45 @@ class FieldReader:
             code = error_code(exc)
             if code in no_data:
                 return NO_DATA
-            kind = self._errors.count(exc)
-            if code in FIELD_LEVEL:
-                self._unavailable.setdefault(device_key, set()).add(field)
-                return None
-            if code == GPU_LOST:
-                raise DeviceLost(kind) from None
-            if code in NVML_DOWN:
-                raise NvmlDown(kind) from None
-            self.incomplete = True
+            self._failed(device_key, field, code)
             return None
+
+    def _failed(self, device_key: str, field: str, code: int | None) -> None:
+        """Count an error and act on its class: remember an unavailable field, or raise a lifecycle error."""
+        kind = self._errors.count_code(code)
+        if code in FIELD_LEVEL:
+            self._unavailable.setdefault(device_key, set()).add(field)
+        elif code == GPU_LOST:
+            raise DeviceLost(kind) from None
+        elif code in NVML_DOWN:
+            raise NvmlDown(kind) from None
+        else:
+            self.incomplete = True
+
+    def values(self, device_key: str, handle: Any, fields: Sequence[tuple[str, int]]) -> dict[str, Any]:
+        """Read NVML field ids in one `nvmlDeviceGetFieldValues` call: {field: c_nvmlFieldValue_t}.
+
+        The call succeeds when any entry was filled, so each entry's own `nvmlReturn` is judged like a
+        raised error: an unsupported field is remembered and left out of later batches; when every
+        field is unavailable the call is not made at all.
+        """
+        missing = self._unavailable.get(device_key, ())
+        wanted = [(field, field_id) for field, field_id in fields if field not in missing]
+        if not wanted:
+            return {}
+        entries = self.read(
+            device_key, "field_values", "nvmlDeviceGetFieldValues", handle, [i for _, i in wanted]
+        )
+        if entries is None:
+            return {}
+        found: dict[str, Any] = {}
+        for (field, _), entry in zip(wanted, entries, strict=True):
+            code = int(entry.nvmlReturn)
+            if code == 0:  # NVML_SUCCESS
+                found[field] = entry
+            else:
+                self._failed(device_key, field, code)
+        return found
 
     def first(self, device_key: str, attempts: tuple[tuple[str, str, tuple[Any, ...]], ...]) -> Any:
         """The first available of several ways to read one value: (field, function, args) in order."""

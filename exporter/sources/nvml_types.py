@@ -61,12 +61,16 @@ class ProcessUtilization:
 
 @dataclass(frozen=True)
 class MigInstance:
+    """One MIG device. `slot` is the index NVML found it at (nvmlDeviceGetMigDeviceHandleByIndex), the
+    `M` of the device plugin's `N:M` ids; slots may be empty, so it is not the position in a list."""
+
     mig_uuid: str
     gpu_instance: int | None
     compute_instance: int | None
     profile: str
     memory: MemoryReading | None = None
     processes: tuple[ProcessInfo, ...] | None = None
+    slot: int = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,10 @@ class DeviceReading:
     memory_clock_hertz: float | None = None
     fan_speed_ratio: float | None = None
     performance_state: int | None = None
+    # Cumulative counters (field values); the sampled rates only with --gpu.pcie-throughput-sampling.
+    pcie_tx_bytes: float | None = None
+    pcie_rx_bytes: float | None = None
+    pcie_replays: int | None = None
     pcie_tx_bytes_per_second: float | None = None
     pcie_rx_bytes_per_second: float | None = None
     clock_event_mask: int | None = None
