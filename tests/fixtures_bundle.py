@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ import yaml
 from kubernetes.client import ApiClient
 
 from bundle.schema import BundleConfig, load_config
+from tests.helpers import free_port, http_get
 
 SCHEMAS = Path(__file__).parent / "fixtures" / "schemas"
 _GO_INLINE_FLAGS = re.compile(r"^\^(\(\?[a-zA-Z]+\))")
@@ -56,6 +60,73 @@ def tool(name: str) -> str:
 
 def run_tool(argv: Sequence[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=120, check=False, cwd=cwd)
+
+
+def relabel_config(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A ServiceMonitor relabeling as Prometheus' relabel_config: the operator renames the keys only."""
+    keys = {"sourceLabels": "source_labels", "targetLabel": "target_label"}
+    return {keys.get(key, key): value for key, value in rule.items()}
+
+
+@contextlib.contextmanager
+def running_prometheus(scrape_configs: Sequence[Mapping[str, Any]], folder: Path) -> Iterator[str]:
+    """A real Prometheus on a free loopback port scraping every second; yields its base URL."""
+    config = folder / "prometheus.yml"
+    config.write_text(
+        yaml.safe_dump({"global": {"scrape_interval": "1s"}, "scrape_configs": list(scrape_configs)}),
+        encoding="utf-8",
+    )
+    url = f"http://127.0.0.1:{free_port()}"
+    log = folder / "prometheus.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                tool("prometheus"),
+                f"--config.file={config}",
+                f"--storage.tsdb.path={folder / 'data'}",
+                f"--web.listen-address={url.removeprefix('http://')}",
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: _ready(url, process), 30, f"Prometheus ready (log: {log})")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _ready(url: str, process: subprocess.Popen[bytes]) -> bool:
+    if process.poll() is not None:
+        raise RuntimeError(f"prometheus exited with {process.returncode}")
+    try:
+        return http_get(f"{url}/-/ready", timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {seconds:g} s for {what}")
+        time.sleep(0.1)
+
+
+def instant_query(url: str, expr: str, at: float) -> list[tuple[dict[str, str], float]]:
+    """(labels, value) of each series an instant query returns at `at`; a PromQL error fails the test."""
+    query = urllib.parse.urlencode({"query": expr, "time": f"{at:.3f}"})
+    status, _, body = http_get(f"{url}/api/v1/query?{query}")
+    answer = json.loads(body)
+    if status != 200 or answer.get("status") != "success":
+        raise AssertionError(f"query failed ({status}): {answer.get('error')}\n{expr}")
+    return [(item["metric"], float(item["value"][1])) for item in answer["data"]["result"]]
 
 
 def _translate(schema: Any) -> Any:
