@@ -148,3 +148,19 @@ def test_a_config_override_reaches_every_output(tmp_path: Path) -> None:
     assert all(d["metadata"]["labels"]["prometheus"] == "ml" for d in selected)
     rules = (out / "prometheus" / "rules.yaml").read_text()
     assert "https://grafana.example.internal/d/ml-home" in rules
+
+
+def test_per_process_attribution_adds_the_pod_reader_to_the_kustomization(tmp_path: Path) -> None:
+    config = tmp_path / "site.yaml"
+    config.write_text("attribution: {per_process: true}\n")
+    out = tmp_path / "build"
+    assert main(["--out", str(out), "--config", str(config)]) == 0
+    assert files(out) - EXPECTED == {
+        "kubernetes/gpu-clusterrole.yaml",
+        "kubernetes/gpu-clusterrolebinding.yaml",
+    }
+    rendered = run_tool([tool("kubectl"), "kustomize", str(out / "kubernetes")])
+    assert rendered.returncode == 0, rendered.stderr
+    docs = {d["kind"]: d for d in yaml.safe_load_all(rendered.stdout)}
+    assert docs["ClusterRoleBinding"]["roleRef"]["name"] == docs["ClusterRole"]["metadata"]["name"]
+    assert docs["DaemonSet"]["spec"]["template"]["spec"]["hostPID"] is True

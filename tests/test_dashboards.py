@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from bundle.promql import UnknownMetricError
 from bundle.schema import BundleConfig
 from dashboards import build, overview
+from dashboards.gpu import metrics
 from dashboards.lint import lint, lint_expr, panels, promql
 from dashboards.style import Panel, Query
 from tests.fixtures_bundle import run_tool, tool
@@ -187,3 +189,65 @@ def test_house_style_refuses_a_panel_without_unit_or_description() -> None:
         Panel("timeseries", "Power", "", "watt", (Query("vector(1)", "x"),))
     with pytest.raises(ValueError, match="required"):
         Panel("timeseries", "Power", "Power draw.", "", (Query("vector(1)", "x"),))
+
+
+def rows_and_titles(board: dict[str, Any]) -> dict[str, list[str]]:
+    """Each row's title -> the titles of the panels that follow it."""
+    out: dict[str, list[str]] = {}
+    for panel in board["panels"]:
+        if panel["type"] == "row":
+            current = out.setdefault(panel["title"], [])
+        else:
+            current.append(panel["title"])
+    return out
+
+
+def test_attribution_row_follows_the_gpu_row_by_default(board: dict[str, Any]) -> None:
+    sections = rows_and_titles(board)
+    assert list(sections) == ["GPUs", "GPU attribution"]
+    assert sections["GPU attribution"] == [
+        "GPUs per namespace",
+        "GPUs per pod",
+        "GPU utilization by pod",
+        "Models on GPUs",
+        "Attribution sources",
+    ]
+
+
+def test_per_pod_panels_appear_with_per_process_attribution(
+    make_config: Callable[[dict[str, Any]], BundleConfig],
+) -> None:
+    board = overview.build(make_config({"attribution": {"per_process": True}}))
+    assert lint(board) == []
+    titles = rows_and_titles(board)["GPU attribution"]
+    assert {"GPU memory by pod on shared GPUs", "SM utilization by pod on shared GPUs"} <= set(titles)
+    memory = by_title(board)["GPU memory by pod on shared GPUs"]["targets"][0]["expr"]
+    assert memory.startswith("nvidia_gpu_pod_memory_used_bytes{") and 'pod_uid=~".+"' in memory
+
+
+def test_no_attribution_row_without_attribution(
+    make_config: Callable[[dict[str, Any]], BundleConfig],
+) -> None:
+    board = overview.build(make_config({"attribution": {"enabled": False}}))
+    assert list(rows_and_titles(board)) == ["GPUs"]
+    assert not any("nvidia_gpu_allocation_info" in expr for expr in promql(board))
+
+
+def test_attribution_queries_use_the_configured_node_label(
+    make_config: Callable[[dict[str, Any]], BundleConfig], tmp_path: Path
+) -> None:
+    board = overview.build(
+        make_config({"naming": {"node_label": "host"}, "attribution": {"per_process": True}})
+    )
+    utilization = by_title(board)["GPU utilization by pod"]["targets"][0]
+    assert "group by (namespace, pod, uuid, gpu, host)" in utilization["expr"]
+    assert utilization["legendFormat"].endswith("on {{host}}")
+    code, output = promtool_check_exprs(promql(board), tmp_path)
+    assert code == 0, output
+
+
+def test_a_grouping_label_the_catalogue_lacks_fails_the_build(bundle_config: BundleConfig) -> None:
+    m = metrics(bundle_config)
+    assert m.by("nvidia_gpu_allocation_info", "namespace", "node") == "namespace, node"
+    with pytest.raises(UnknownMetricError, match="nvidia_gpu_allocation_info: has no label 'model'"):
+        m.by("nvidia_gpu_allocation_info", "namespace", "model")
