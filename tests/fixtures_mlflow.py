@@ -28,6 +28,7 @@ import yaml
 from exporter.app import Exporter
 from exporter.collectors.mlflow import MlflowCollector
 from exporter.collectors.mlflow_plugin import MLFLOW_PLUGIN
+from exporter.plugin import BuildContext
 from tests.helpers import free_port, running_exporter
 
 MLFLOW = str(Path(sys.executable).with_name("mlflow"))
@@ -60,7 +61,7 @@ def wait_healthy(server: MlflowServer, timeout: float = 120) -> None:
 
 
 def launch_mlflow_server(
-    root: Path, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None
+    root: Path, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None, workers: int = 1
 ) -> MlflowServer:
     """Start `mlflow server` on a free loopback port with a sqlite store under `root`; not yet healthy."""
     root.mkdir(parents=True, exist_ok=True)
@@ -75,7 +76,7 @@ def launch_mlflow_server(
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
         "--backend-store-uri",
         f"sqlite:///{db}",
         "--default-artifact-root",
@@ -95,9 +96,9 @@ def launch_mlflow_server(
     return MlflowServer(f"http://127.0.0.1:{port}", db, proc, log)
 
 
-def start_mlflow_server(root: Path) -> MlflowServer:
+def start_mlflow_server(root: Path, workers: int = 1) -> MlflowServer:
     """A plain server, healthy on return."""
-    server = launch_mlflow_server(root)
+    server = launch_mlflow_server(root, workers=workers)
     try:
         wait_healthy(server)
     except BaseException:
@@ -363,6 +364,12 @@ def fault_proxy(_fault_proxy: FaultProxy, mlflow_seeded: Seeded) -> Iterator[Fau
     _fault_proxy.reset()
 
 
+# Only the registry section: two requests per refresh keep fault and auth tests quick.
+REGISTRY_ONLY: dict[str, object] = {
+    "registry": {"baseline_metrics": []},
+    "training": {"experiments": []},
+    "monitoring": {"drift_metrics": [], "quality_metrics": []},
+}
 # Settings for the seeded dataset: every scrape refreshes (and waits for it), so reads are deterministic.
 SEEDED_CONFIG: dict[str, object] = {
     "refresh_interval": "1ms",
@@ -378,12 +385,13 @@ def mlflow_exporter(
     url: str,
     config: dict[str, object] | None = None,
     environ: dict[str, str] | None = None,
+    ctx: BuildContext | None = None,
 ) -> Iterator[tuple[Exporter, MlflowCollector]]:
     """An in-process exporter with only the mlflow collector, pointed at `url`."""
     path = tmp_path / f"exporter-{secrets.token_hex(4)}.yaml"
     path.write_text(yaml.safe_dump({"mlflow": {**SEEDED_CONFIG, **(config or {})}}))
     argv = ["--collector.mlflow", f"--mlflow.tracking-uri={url}", f"--config.file={path}"]
-    with running_exporter(argv, [MLFLOW_PLUGIN], environ or {}) as exporter:
+    with running_exporter(argv, [MLFLOW_PLUGIN], environ or {}, ctx) as exporter:
         collector = exporter.root.collectors[0]
         assert isinstance(collector, MlflowCollector)
         try:

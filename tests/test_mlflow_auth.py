@@ -16,16 +16,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.fixtures_mlflow import AuthServer, FaultProxy, MlflowServer, Seeded, mlflow_exporter
+from tests.fixtures_mlflow import REGISTRY_ONLY, AuthServer, FaultProxy, MlflowServer, Seeded, mlflow_exporter
 from tests.helpers import http_get, scrape, value
 
 pytestmark = pytest.mark.slow
-
-REGISTRY_ONLY: dict[str, object] = {
-    "registry": {"baseline_metrics": []},
-    "training": {"experiments": []},
-    "monitoring": {"drift_metrics": [], "quality_metrics": []},
-}
 
 
 def unauthorized(body: str) -> float | None:
@@ -153,6 +147,7 @@ def test_tls_verification_is_on_by_default(tls_proxy: FaultProxy, tmp_path: Path
     assert value(body, "mlflow_request_errors_total", endpoint="registered-models/search", kind="tls") == 1
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # asked for, as in mlflow
 def test_tls_verification_can_be_turned_off_like_the_official_client(
     tls_proxy: FaultProxy, tmp_path: Path
 ) -> None:

@@ -9,17 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures_mlflow import FaultProxy, mlflow_exporter
+from exporter.plugin import BuildContext
+from tests.fixtures_mlflow import REGISTRY_ONLY, FaultProxy, mlflow_exporter
 from tests.helpers import free_port, http_get, promtool_check_metrics, scrape, value
 
 pytestmark = pytest.mark.slow
-
-# Only the registry section: two requests per refresh keep these tests quick.
-REGISTRY_ONLY: dict[str, object] = {
-    "registry": {"baseline_metrics": []},
-    "training": {"experiments": []},
-    "monitoring": {"drift_metrics": [], "quality_metrics": []},
-}
 
 
 def errors(body: str, kind: str) -> float:
@@ -118,3 +112,21 @@ def test_more_pages_than_the_cap_is_a_pagination_error(fault_proxy: FaultProxy, 
     assert value(body, "mlflow_up") == 0
     assert errors(body, "pagination") == 1
     assert value(body, "mlflow_requests_total", endpoint="registered-models/search") == 2
+
+
+def test_a_wedged_refresh_fails_health_until_it_ends(fault_proxy: FaultProxy, tmp_path: Path) -> None:
+    now = [1000.0]
+    ctx = BuildContext(node_name="", environ={}, clock=lambda: now[0])
+    config = {**REGISTRY_ONLY, "scrape_wait": "100ms", "refresh_interval": "10s", "request_timeout": "60s"}
+    fault_proxy.mode, fault_proxy.delay = "delay", 60
+    with mlflow_exporter(tmp_path, fault_proxy.url, config, ctx=ctx) as (exporter, collector):
+        scrape(exporter)  # starts a refresh that the proxy holds
+        health = f"http://127.0.0.1:{exporter.port}/health"
+        now[0] += 299  # stuck means in flight for over max(10 refresh intervals, 5 minutes)
+        assert http_get(health)[0] == 200
+        now[0] += 2
+        status, _, body = http_get(health)
+        assert status == 503 and "refresh in flight for 301s" in body
+        fault_proxy.reset()
+        assert collector.refresh.wait_idle(30)
+        assert http_get(health)[0] == 200

@@ -81,7 +81,7 @@ REGISTERED_MODELS = _spec("mlflow_registered_models", "gauge", "Registered model
 MODEL_VERSIONS = _spec(
     "mlflow_model_versions",
     "gauge",
-    "Versions of the model by status (READY, PENDING_REGISTRATION, FAILED_REGISTRATION).",
+    "Versions of the model by status: READY always; PENDING_REGISTRATION, FAILED_REGISTRATION while above 0.",
     ("model", "status"),
 )
 MODEL_VERSION_INFO = _spec(

@@ -15,7 +15,6 @@ from exporter.sources.mlflow_http import MlflowError, MlflowHttp
 
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 TERMINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
-VERSION_STATUSES = ("PENDING_REGISTRATION", "FAILED_REGISTRATION", "READY")
 
 
 @dataclass(frozen=True)
