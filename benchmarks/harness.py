@@ -107,10 +107,19 @@ def _try_scrape(url: str) -> bool:
         return False
 
 
-def spawn_exporter(args: Sequence[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def spawn_exporter(
+    args: Sequence[str], port: int, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start `python -m exporter` as its own process, so RSS and CPU are the exporter's alone."""
     return subprocess.Popen(
-        [sys.executable, "-m", "exporter", f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn", *args],
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+            *args,
+        ],
         env={**os.environ, **(env or {})},
     )
 

@@ -6,8 +6,6 @@ import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry
-
 from exporter import __version__
 from exporter.collectors.base import IsolatingCollector
 from exporter.http import MetricsServer, make_app
@@ -18,7 +16,6 @@ from exporter.settings import Settings
 @dataclass
 class Exporter:
     root: IsolatingCollector
-    registry: CollectorRegistry
     server: MetricsServer
 
     @property
@@ -58,11 +55,11 @@ def build_exporter(
     """Build collectors and server (bound, not yet serving). Tests pass port 0 and read `.port`."""
     ctx = ctx or BuildContext(node_name=settings.node_name, environ=environ)
     root = build_root(settings, plugins, ctx)
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(root)
     try:
-        server = MetricsServer(settings.listen_host, settings.listen_port, make_app(registry, root, settings.telemetry_path))
+        server = MetricsServer(
+            settings.listen_host, settings.listen_port, make_app(root, settings.telemetry_path)
+        )
     except OSError:
         root.close()
         raise
-    return Exporter(root=root, registry=registry, server=server)
+    return Exporter(root=root, server=server)

@@ -24,7 +24,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except ConfigError as exc:
         count = len(exc.problems)
         noun = "problem" if count == 1 else "problems"
-        print(f"mlobs-exporter: invalid configuration ({count} {noun}): {'; '.join(exc.problems)}", file=sys.stderr)
+        listing = "; ".join(exc.problems)
+        print(f"mlobs-exporter: invalid configuration ({count} {noun}): {listing}", file=sys.stderr)
         return 2
 
     logs.setup(settings.log_level, settings.log_format)
@@ -41,7 +42,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     shown_host = "localhost" if settings.listen_host in ("0.0.0.0", "") else settings.listen_host
     log.info(
         "listening; scrape http://%s:%d%s (collectors: %s)",
-        shown_host, exporter.port, settings.telemetry_path, ", ".join(settings.collectors) or "none",
+        shown_host,
+        exporter.port,
+        settings.telemetry_path,
+        ", ".join(settings.collectors) or "none",
     )
     stop.wait()
     log.info("shutting down")

@@ -10,8 +10,6 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry
-
 from exporter import __version__, exposition
 from exporter.collectors.base import IsolatingCollector
 
@@ -41,14 +39,14 @@ def landing_page(telemetry_path: str, collectors: Iterable[str]) -> bytes:
 
 
 def make_app(
-    registry: CollectorRegistry, root: IsolatingCollector, telemetry_path: str
+    root: IsolatingCollector, telemetry_path: str
 ) -> Callable[[Environ, StartResponse], list[bytes]]:
     landing = landing_page(telemetry_path, [c.name for c in root.collectors])
 
     def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == telemetry_path:
-            body = exposition.render(registry.collect())
+            body = root.render()
             headers = [("Content-Type", exposition.CONTENT_TYPE)]
             if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
                 # Level 1: most of the size win for a fraction of the CPU of the default level.

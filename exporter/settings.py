@@ -52,7 +52,9 @@ def build_parser(plugins: Sequence[Plugin]) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mlobs-exporter {__version__}")
     parser.add_argument(
-        "--web.listen-address", dest="listen_address", default=f":{DEFAULT_PORT}",
+        "--web.listen-address",
+        dest="listen_address",
+        default=f":{DEFAULT_PORT}",
         help=f"host:port to listen on (default :{DEFAULT_PORT})",
     )
     parser.add_argument(
@@ -63,8 +65,10 @@ def build_parser(plugins: Sequence[Plugin]) -> argparse.ArgumentParser:
     parser.add_argument("--log.format", dest="log_format", default="logfmt", help="logfmt|json")
     for plugin in plugins:
         parser.add_argument(
-            f"--collector.{plugin.name}", dest=f"collector_{plugin.name}",
-            action=argparse.BooleanOptionalAction, default=None,
+            f"--collector.{plugin.name}",
+            dest=f"collector_{plugin.name}",
+            action=argparse.BooleanOptionalAction,
+            default=None,
             help=f"{plugin.description} (default {'on' if plugin.default_enabled else 'off'})",
         )
     for plugin in plugins:
@@ -110,7 +114,9 @@ def parse(argv: Sequence[str], environ: Mapping[str, str], plugins: Sequence[Plu
         problems.append(str(exc))
         host, port = "", 0
     if not args.telemetry_path.startswith("/") or args.telemetry_path in ("/", "/health"):
-        problems.append(f"--web.telemetry-path: {args.telemetry_path!r} must start with / and not be / or /health")
+        problems.append(
+            f"--web.telemetry-path: {args.telemetry_path!r} must start with / and not be / or /health"
+        )
     if args.log_level not in LEVELS:
         problems.append(f"--log.level: {args.log_level!r} is not one of {', '.join(LEVELS)}")
     if args.log_format not in ("logfmt", "json"):

@@ -14,7 +14,6 @@ from exporter.collectors.base import Health
 from exporter.plugin import BuildContext
 from exporter.validate import Section
 
-
 DUMMY_VALUE = MetricSpec("dummy_value", "gauge", "A test value.", ("source",))
 
 

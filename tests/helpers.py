@@ -42,9 +42,7 @@ def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
 
 def value(text: str, name: str, **labels: str) -> float | None:
     """The value of the one sample with this name whose labels include `labels`; None when absent."""
-    found = [
-        v for (n, lbls), v in samples(text).items() if n == name and set(labels.items()) <= set(lbls)
-    ]
+    found = [v for (n, lbls), v in samples(text).items() if n == name and set(labels.items()) <= set(lbls)]
     if len(found) > 1:
         raise AssertionError(f"{len(found)} samples of {name} match {labels}")
     return found[0] if found else None

@@ -1,4 +1,4 @@
-"""The catalogue is the single declaration of every metric: it must follow Prometheus naming and match the docs."""
+"""The catalogue declares every metric once: it must follow Prometheus naming and match the docs."""
 
 from __future__ import annotations
 
@@ -25,7 +25,11 @@ def test_docs_metrics_reference_is_up_to_date() -> None:
 @pytest.mark.parametrize("spec", all_metrics(), ids=lambda s: s.name)
 def test_metric_follows_naming_conventions(spec: MetricSpec) -> None:
     assert NAME.match(spec.name), spec.name
-    assert spec.help.strip() and (spec.help[0].isupper() or spec.help[0].isdigit()) and spec.help.rstrip().endswith("."), spec.help
+    assert (
+        spec.help.strip()
+        and (spec.help[0].isupper() or spec.help[0].isdigit())
+        and spec.help.rstrip().endswith(".")
+    ), spec.help
     for label in spec.labels:
         assert LABEL.match(label) and not label.startswith("__") and label != "le", label
     assert len(set(spec.labels)) == len(spec.labels)

@@ -6,29 +6,40 @@ import gzip
 import math
 import urllib.request
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.exposition import format_value, render
+from exporter.catalogue.families import FamilySet
+from exporter.catalogue.spec import MetricSpec
+from exporter.exposition import format_value
 from tests.dummy_plugin import DummyPlugin
 from tests.helpers import promtool_check_metrics, running_exporter
 
+TEMPERATURE = MetricSpec("demo_temperature_celsius", "gauge", 'Odd "help" with \\ and\nnewline.', ("name",))
+REQUESTS = MetricSpec("demo_requests_total", "counter", "Requests.", ("code",))
+LATENCY = MetricSpec("demo_latency_seconds", "histogram", "Latency.", ("api",))
+BARE_LATENCY = MetricSpec("demo_bare_latency_seconds", "histogram", "Latency without labels.")
+UP = MetricSpec("demo_up", "gauge", "Up.")
 
-def _families() -> list[object]:
-    gauge = GaugeMetricFamily("demo_temperature_celsius", 'Odd "help" with \\ and\nnewline.', labels=["name"])
-    gauge.add_metric(['quote " back \\ nl \n end'], 41.5)
-    gauge.add_metric(["plain"], float("nan"))
-    counter = CounterMetricFamily("demo_requests", "Requests.", labels=["code"])
-    counter.add_metric(["200"], 7)
-    histogram = HistogramMetricFamily("demo_latency_seconds", "Latency.", labels=["api"])
-    histogram.add_metric(["predict"], [("0.1", 2), ("1.27482", 5), ("+Inf", 6)], 3.25)
-    bare = GaugeMetricFamily("demo_up", "Up.")
-    bare.add_metric([], 1)
-    return [gauge, counter, histogram, bare]
+
+def _render(families: FamilySet) -> str:
+    lines: list[str] = []
+    families.render_into(lines)
+    return "\n".join([*lines, ""])
+
+
+def _families() -> FamilySet:
+    families = FamilySet()
+    families.add(TEMPERATURE, 41.5, name='quote " back \\ nl \n end')
+    families.add(TEMPERATURE, float("nan"), name="plain")
+    families.add(REQUESTS, 7, code="200")
+    families.add_histogram(LATENCY, [("0.1", 2), ("1.27482", 5), ("+Inf", 6)], 3.25, api="predict")
+    families.add_histogram(BARE_LATENCY, [("1", 1), ("+Inf", 1)], 0.5)
+    families.add(UP, 1)
+    return families
 
 
 def test_render_round_trips_through_the_reference_parser() -> None:
-    text = render(_families()).decode()  # type: ignore[arg-type]
+    text = _render(_families())
     parsed = {f.name: f for f in text_string_to_metric_families(text)}
     assert parsed["demo_temperature_celsius"].documentation == 'Odd "help" with \\ and\nnewline.'
     first, second = parsed["demo_temperature_celsius"].samples
@@ -36,10 +47,50 @@ def test_render_round_trips_through_the_reference_parser() -> None:
     assert math.isnan(second.value)
     assert parsed["demo_requests"].type == "counter"
     assert parsed["demo_requests"].samples[0].value == 7
+    latency = {s.name: s for s in parsed["demo_latency_seconds"].samples if not s.name.endswith("_bucket")}
     buckets = [s for s in parsed["demo_latency_seconds"].samples if s.name.endswith("_bucket")]
-    assert [(s.labels["le"], s.value) for s in buckets] == [("0.1", 2), ("1.27482", 5), ("+Inf", 6)]
+    assert [(s.labels, s.value) for s in buckets] == [
+        ({"api": "predict", "le": "0.1"}, 2),
+        ({"api": "predict", "le": "1.27482"}, 5),
+        ({"api": "predict", "le": "+Inf"}, 6),
+    ]
+    assert (
+        latency["demo_latency_seconds_count"].value == 6 and latency["demo_latency_seconds_sum"].value == 3.25
+    )
+    assert next(s.labels for s in parsed["demo_bare_latency_seconds"].samples) == {"le": "1"}
     assert parsed["demo_up"].samples[0].value == 1
     assert promtool_check_metrics(text) == ""
+
+
+def test_fast_render_and_client_families_agree() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    class _Adapter:
+        def collect(self):  # type: ignore[no-untyped-def]
+            return iter(_families())
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Adapter())
+    reference = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for f in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in f.samples
+        if not math.isnan(s.value)
+    }
+    ours = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for f in text_string_to_metric_families(_render(_families()))
+        for s in f.samples
+        if not math.isnan(s.value)
+    }
+    assert ours == reference
+
+
+def test_histogram_buckets_must_end_with_inf() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="must end with"):
+        FamilySet().add_histogram(LATENCY, [("0.1", 2)], 1.0, api="x")
 
 
 def test_format_value_matches_prometheus_spelling() -> None:

@@ -14,7 +14,7 @@ def test_metrics_landing_and_404() -> None:
         body = scrape(exporter)
         assert value(body, "mlobs_collector_success", collector="dummy") == 1
         assert value(body, "mlobs_build_info", gpu_backend="none") == 1
-        status, headers, page = http_get(f"http://127.0.0.1:{exporter.port}/")
+        status, _, page = http_get(f"http://127.0.0.1:{exporter.port}/")
         assert status == 200 and 'href="/metrics"' in page
         assert http_get(f"http://127.0.0.1:{exporter.port}/nope")[0] == 404
         assert promtool_check_metrics(body) == ""

@@ -11,7 +11,9 @@ from tests.dummy_plugin import DummyPlugin
 
 
 def test_defaults_enable_default_collectors_and_read_node_name() -> None:
-    settings = parse([], {"NODE_NAME": "gpu-node-1"}, [DummyPlugin("a"), DummyPlugin("b", default_enabled=False)])
+    settings = parse(
+        [], {"NODE_NAME": "gpu-node-1"}, [DummyPlugin("a"), DummyPlugin("b", default_enabled=False)]
+    )
     assert settings.listen_port == 9847
     assert settings.telemetry_path == "/metrics"
     assert list(settings.collectors) == ["a"]

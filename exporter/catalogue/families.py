@@ -1,8 +1,14 @@
-"""Build fresh prometheus-client metric families from catalogue specs, one scrape at a time."""
+"""Fresh metric families from catalogue specs, one scrape at a time.
+
+Samples are kept as plain rows (label values in catalogue order) and rendered straight to the text format:
+building prometheus-client `Sample`s and re-escaping a histogram's labels for every bucket cost more than
+collecting does. `__iter__` still yields prometheus-client families, for registries and tests.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -12,8 +18,16 @@ from prometheus_client.core import (
 )
 
 from exporter.catalogue.spec import MetricSpec
+from exporter.exposition import escape_help, escape_label, format_value
 
 Buckets = Sequence[tuple[str, float]]
+
+
+@dataclass
+class _Family:
+    spec: MetricSpec
+    rows: list[tuple[tuple[str, ...], float]] = field(default_factory=list)
+    histograms: list[tuple[tuple[str, ...], Buckets, float]] = field(default_factory=list)
 
 
 class FamilySet:
@@ -24,42 +38,33 @@ class FamilySet:
     """
 
     def __init__(self) -> None:
-        self._families: dict[str, Metric] = {}
+        self._families: dict[str, _Family] = {}
 
-    def _family(self, spec: MetricSpec) -> Metric:
+    def _family(self, spec: MetricSpec) -> _Family:
         family = self._families.get(spec.name)
         if family is None:
-            labels = list(spec.labels)
-            if spec.type == "counter":
-                family = CounterMetricFamily(spec.family_name, spec.help, labels=labels)
-            elif spec.type == "histogram":
-                family = HistogramMetricFamily(spec.name, spec.help, labels=labels)
-            else:
-                family = GaugeMetricFamily(spec.name, spec.help, labels=labels)
-            self._families[spec.name] = family
+            family = self._families[spec.name] = _Family(spec)
         return family
 
     @staticmethod
-    def _values(spec: MetricSpec, labels: dict[str, str]) -> list[str]:
+    def _values(spec: MetricSpec, labels: dict[str, str]) -> tuple[str, ...]:
         if labels.keys() != set(spec.labels):
             raise ValueError(f"{spec.name}: labels {sorted(labels)} != catalogue {sorted(spec.labels)}")
-        return [str(labels[name]) for name in spec.labels]
+        return tuple(str(labels[name]) for name in spec.labels)
 
     def add(self, spec: MetricSpec, value: float, **labels: str) -> None:
         """Add one gauge or counter sample."""
         if spec.type == "histogram":
             raise ValueError(f"{spec.name} is a histogram: use add_histogram")
-        family = self._family(spec)
-        family.add_metric(self._values(spec, labels), float(value))  # type: ignore[attr-defined]
+        self._family(spec).rows.append((self._values(spec, labels), float(value)))
 
     def add_histogram(self, spec: MetricSpec, buckets: Buckets, sum_value: float, **labels: str) -> None:
         """Add one histogram: cumulative `(le, count)` pairs ending with `+Inf`, and the sum."""
         if spec.type != "histogram":
             raise ValueError(f"{spec.name} is not a histogram")
-        family = self._family(spec)
-        family.add_metric(  # type: ignore[attr-defined]
-            self._values(spec, labels), [(le, float(count)) for le, count in buckets], float(sum_value)
-        )
+        if not buckets or buckets[-1][0] != "+Inf":
+            raise ValueError(f"{spec.name}: buckets must end with +Inf")
+        self._family(spec).histograms.append((self._values(spec, labels), buckets, float(sum_value)))
 
     def touch(self, specs: Iterable[MetricSpec]) -> None:
         """Make these families present even without samples (always-present series, HELP for dashboards)."""
@@ -67,4 +72,60 @@ class FamilySet:
             self._family(spec)
 
     def __iter__(self) -> Iterator[Metric]:
-        return iter(self._families.values())
+        for family in self._families.values():
+            yield _to_client_family(family)
+
+    def render_into(self, lines: list[str]) -> None:
+        """Append this set's families in the text format (0.0.4), one line per list item."""
+        for family in self._families.values():
+            _render_family(family, lines)
+
+
+def _to_client_family(family: _Family) -> Metric:
+    spec, labels = family.spec, list(family.spec.labels)
+    result: Metric
+    if spec.type == "counter":
+        result = CounterMetricFamily(spec.family_name, spec.help, labels=labels)
+    elif spec.type == "histogram":
+        result = HistogramMetricFamily(spec.name, spec.help, labels=labels)
+        for values, buckets, sum_value in family.histograms:
+            result.add_metric(list(values), [(le, float(count)) for le, count in buckets], sum_value)
+        return result
+    else:
+        result = GaugeMetricFamily(spec.name, spec.help, labels=labels)
+    for values, value in family.rows:
+        result.add_metric(list(values), value)
+    return result
+
+
+def _label_prefix(names: Sequence[str], values: Sequence[str]) -> str:
+    return ",".join(f'{name}="{escape_label(value)}"' for name, value in zip(names, values, strict=True))
+
+
+def _render_family(family: _Family, lines: list[str]) -> None:
+    spec = family.spec
+    append = lines.append
+    append(f"# HELP {spec.name} {escape_help(spec.help)}")
+    append(f"# TYPE {spec.name} {spec.type}")
+    names = spec.labels
+    if spec.type != "histogram":
+        for values, value in family.rows:
+            if names:
+                append(f"{spec.name}{{{_label_prefix(names, values)}}} {format_value(value)}")
+            else:
+                append(f"{spec.name} {format_value(value)}")
+        return
+    bucket_name, count_name, sum_name = f"{spec.name}_bucket", f"{spec.name}_count", f"{spec.name}_sum"
+    for values, buckets, sum_value in family.histograms:
+        # One escaped label prefix per histogram, shared by all its buckets.
+        prefix = _label_prefix(names, values)
+        bucket_open = f"{bucket_name}{{{prefix},le=" if prefix else f"{bucket_name}{{le="
+        for le, count in buckets:
+            append(f'{bucket_open}"{le}"}} {format_value(float(count))}')
+        total = format_value(float(buckets[-1][1]))
+        if prefix:
+            append(f"{count_name}{{{prefix}}} {total}")
+            append(f"{sum_name}{{{prefix}}} {format_value(sum_value)}")
+        else:
+            append(f"{count_name} {total}")
+            append(f"{sum_name} {format_value(sum_value)}")

@@ -1,4 +1,7 @@
-"""Render the metric reference (docs/metrics.md) from the catalogue: `python -m exporter.catalogue.reference`."""
+"""Render the metric reference (docs/metrics.md) from the catalogue.
+
+Run as `python -m exporter.catalogue.reference`; `make docs` does.
+"""
 
 from __future__ import annotations
 

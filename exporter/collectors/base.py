@@ -68,17 +68,28 @@ class IsolatingCollector(PromCollector):
         return []
 
     def collect(self) -> Iterator[Metric]:
+        for families in self.scrape():
+            yield from families
+
+    def render(self) -> bytes:
+        """One scrape straight to the text format (the HTTP path; `collect` serves registries)."""
+        lines: list[str] = []
+        for families in self.scrape():
+            families.render_into(lines)
+        lines.append("")
+        return "\n".join(lines).encode()
+
+    def scrape(self) -> list[FamilySet]:
+        """Run every collector once: the exporter's own series first, then each collector's output."""
         own = FamilySet()
         own.add(core.BUILD_INFO, 1, **self._build_labels)
-        outputs: list[FamilySet] = []
+        outputs = [own]
         for collector in self.collectors:
             families, success, elapsed = self._run_one(collector)
             outputs.append(families)
             own.add(core.COLLECTOR_SUCCESS, 1 if success else 0, collector=collector.name)
             own.add(core.COLLECTOR_DURATION, elapsed, collector=collector.name)
-        yield from own
-        for families in outputs:
-            yield from families
+        return outputs
 
     def _run_one(self, collector: Collector) -> tuple[FamilySet, bool, float]:
         started = self._clock()
@@ -87,7 +98,9 @@ class IsolatingCollector(PromCollector):
         try:
             success = bool(collector.collect(families))
         except Exception as exc:  # isolation is the point: any failure becomes a metric
-            log.warning("collector %s failed: %s", collector.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            log.warning(
+                "collector %s failed: %s", collector.name, exc, exc_info=log.isEnabledFor(logging.DEBUG)
+            )
             families, success, error = FamilySet(), False, f"{type(exc).__name__}: {exc}"
         elapsed = self._clock() - started
         with self._lock:
