@@ -172,6 +172,20 @@ def test_processes_are_read_only_on_request() -> None:
     assert "41007" not in body  # processes are attribution's data, never exported here
 
 
+def test_a_second_scraper_sees_the_same_process_samples_instead_of_a_gap() -> None:
+    with rig("h100-8x") as r:
+        r.collector.enable_processes()
+        r.clock.advance(3)
+        r.scrape()
+        first = r.collector.last_snapshot()
+        r.scrape()  # the other Prometheus of an HA pair, before the driver has a new sample
+        second = r.collector.last_snapshot()
+    assert first is not None and second is not None
+    held = {(u.pid, u.sm_ratio) for u in second.devices[7].process_utilization or ()}
+    assert held == {(u.pid, u.sm_ratio) for u in first.devices[7].process_utilization or ()}
+    assert (41007, 0.88) in held
+
+
 def test_mig_processes_have_no_memory_figure() -> None:
     with rig("a100-mig") as r:
         r.collector.enable_processes()

@@ -83,7 +83,7 @@ class NvmlSource:
         self._clock = clock
         self._errors = ErrorCounter(nvml)
         self._fields = FieldReader(nvml, self._errors)
-        self._reader = DeviceReader(nvml, self._fields, pcie_sampling)
+        self._reader = DeviceReader(nvml, self._fields, pcie_sampling, clock)
         self.xids = XidWatcher(nvml, self._errors, wall_clock, event_wait_ms) if xid_events else None
         self._worker = SerialWorker("nvml")
         self._backoff = backoff or Backoff(initial=2.0, maximum=300.0)

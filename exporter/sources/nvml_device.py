@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from exporter.sources.nvml_errors import NO_DATA, NOT_FOUND, FieldReader
@@ -43,8 +45,19 @@ class DeviceReader:
     scrapers share one integral: each driver sample is counted exactly once.
     """
 
-    def __init__(self, nvml: Any, fields: FieldReader, pcie_sampling: bool = False) -> None:
+    # Per-process samples drain from the driver as they are read: keep the last batch this long so a
+    # second scraper (an HA Prometheus pair) sees the same values instead of a gap.
+    PROCESS_SAMPLES_HOLD_SECONDS = 60.0
+
+    def __init__(
+        self,
+        nvml: Any,
+        fields: FieldReader,
+        pcie_sampling: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._nvml = nvml
+        self._clock = clock
         self._fields = fields
         self._pcie_sampling = pcie_sampling
         # Bindings older than a field id lack its constant: that field is simply not asked for.
@@ -55,6 +68,8 @@ class DeviceReader:
         )
         self._busy: dict[str, tuple[int, float]] = {}  # uuid -> (last sample timestamp us, busy seconds)
         self._process_ts: dict[str, int] = {}
+        # uuid -> (when read, the newest non-empty batch of per-process samples)
+        self._process_batch: dict[str, tuple[float, tuple[ProcessUtilization, ...]]] = {}
 
     def identity(self, index: int, handle: Any) -> DeviceIdentity | None:
         """UUID, name and PCI address; None when even the UUID cannot be read this time."""
@@ -288,16 +303,20 @@ class DeviceReader:
         )
         if samples is None:
             return None
-        if samples is NO_DATA:
-            return ()
-        result = tuple(
-            ProcessUtilization(int(s.pid), _ratio(s.smUtil), _ratio(s.memUtil), int(s.timeStamp))
-            for s in samples
-            if int(s.timeStamp) > last
-        )
+        result: tuple[ProcessUtilization, ...] = ()
+        if samples is not NO_DATA:
+            result = tuple(
+                ProcessUtilization(int(s.pid), _ratio(s.smUtil), _ratio(s.memUtil), int(s.timeStamp))
+                for s in samples
+                if int(s.timeStamp) > last
+            )
+        now = self._clock()
         if result:
             self._process_ts[key] = max(s.timestamp_us for s in result)
-        return result
+            self._process_batch[key] = (now, result)
+            return result
+        read_at, held = self._process_batch.get(key, (0.0, ()))
+        return held if held and now - read_at <= self.PROCESS_SAMPLES_HOLD_SECONDS else ()
 
 
 def union_value(value_type: int, value: Any) -> float | None:
