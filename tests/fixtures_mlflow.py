@@ -68,21 +68,9 @@ def launch_mlflow_server(
     port = free_port()
     db = root / "mlflow.db"
     log = root / "server.log"
-    cmd = [
-        MLFLOW,
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--backend-store-uri",
-        f"sqlite:///{db}",
-        "--default-artifact-root",
-        str(root / "artifacts"),
-        *extra_args,
-    ]
+    cmd = [MLFLOW, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    cmd += ["--backend-store-uri", f"sqlite:///{db}", "--default-artifact-root", str(root / "artifacts")]
+    cmd += extra_args
     with log.open("wb") as out:
         # Its own process group: the server forks workers, and teardown must stop them all by our PID.
         proc = subprocess.Popen(

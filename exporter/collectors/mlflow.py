@@ -153,6 +153,11 @@ class MlflowCollector:
                 failed = True
                 problems.append(f"{name}: {exc}")
                 continue
+            except Exception as exc:  # a bug must show as a failed section, not as data that stops ageing
+                log.exception("mlflow: reading %s failed unexpectedly", name)
+                failed = True
+                problems.append(f"{name}: internal error: {type(exc).__name__}: {exc}")
+                continue
             problems += notes
             if section is not None:
                 sections[name] = section
