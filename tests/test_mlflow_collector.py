@@ -204,3 +204,19 @@ def test_windows_are_configurable(mlflow_server: MlflowServer, mlflow_seeded: Se
     assert value(body, "mlflow_training_runs", experiment="train-fraud", status="FINISHED", window="4h") == 1
     assert value(body, "mlflow_training_runs", experiment="train-fraud", status="FINISHED", window="30d") == 3
     assert value(body, "mlflow_training_runs", experiment="train-fraud", status="FAILED", window="4h") == 0
+
+
+def test_experiments_by_filter_and_monitoring_experiments_by_name(
+    mlflow_server: MlflowServer, mlflow_seeded: Seeded, tmp_path: Path
+) -> None:
+    config = {
+        "training": {"experiment_filter": "name LIKE 'train-%'"},
+        "monitoring": {"experiments": ["monitoring"]},
+    }
+    with mlflow_exporter(tmp_path, mlflow_server.url, config) as (exporter, _):
+        body = scrape(exporter)
+    assert value(body, "mlflow_up") == 1
+    assert value(body, "mlflow_training_runs", experiment="train-fraud", status="FINISHED", window="7d") == 2
+    assert value(body, "mlflow_training_runs", experiment="train-churn", status="FAILED", window="7d") == 1
+    assert value(body, "mlflow_training_runs", experiment="monitoring", status="RUNNING", window="7d") is None
+    assert value(body, "mlflow_model_quality", model="churn", version="1", metric="auc") == pytest.approx(0.7)
