@@ -141,10 +141,12 @@ def test_tls_with_the_servers_ca(tls_proxy: FaultProxy, tls_files: tuple[Path, P
 
 
 def test_tls_verification_is_on_by_default(tls_proxy: FaultProxy, tmp_path: Path) -> None:
-    with mlflow_exporter(tmp_path, tls_proxy.url, REGISTRY_ONLY) as (exporter, _):
+    with mlflow_exporter(tmp_path, tls_proxy.url, REGISTRY_ONLY) as (exporter, collector):
         body = scrape(exporter)
+        detail = collector.health().detail
     assert value(body, "mlflow_up") == 0
     assert value(body, "mlflow_request_errors_total", endpoint="registered-models/search", kind="tls") == 1
+    assert "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed" in detail
 
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # asked for, as in mlflow

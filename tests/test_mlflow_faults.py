@@ -56,9 +56,10 @@ def test_fault_marks_mlflow_down_serves_the_last_snapshot_and_recovers(
 
 
 def test_a_server_that_is_not_there_still_gives_an_answering_scrape(tmp_path: Path) -> None:
-    with mlflow_exporter(tmp_path, f"http://127.0.0.1:{free_port()}", REGISTRY_ONLY) as (exporter, _):
+    with mlflow_exporter(tmp_path, f"http://127.0.0.1:{free_port()}", REGISTRY_ONLY) as (exporter, collector):
         body = scrape(exporter)
         assert http_get(f"http://127.0.0.1:{exporter.port}/health")[0] == 200
+        assert collector.health().detail.endswith("connection: [Errno 111] Connection refused")
     assert value(body, "mlflow_up") == 0
     assert errors(body, "connection") == 1
     assert value(body, "mlflow_registered_models") is None  # never read: nothing to serve, nothing made up

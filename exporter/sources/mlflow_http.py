@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import bisect
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -19,6 +20,7 @@ from exporter import __version__
 API_PREFIX = "/api/2.0/mlflow/"
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Every kind is exported from the first request on, so rate() over them never starts from nothing.
+_CAUSE = re.compile(r"\[(?:Errno [^\]]+|SSL: [^\]]+)\][^'\")]*")
 ERROR_KINDS = (
     "connection",
     "timeout",
@@ -257,6 +259,10 @@ class MlflowHttp:
 
 
 def _short(exc: Exception) -> str:
-    """One line without the URL's query string (filters may be long; nothing secret is in the URL)."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:200]
+    """One line a person can act on: urllib3 buries the cause (`[Errno 111] Connection refused`,
+    `[SSL: CERTIFICATE_VERIFY_FAILED] ...`) at the end of a long message."""
+    text = str(exc)
+    cause = _CAUSE.search(text)
+    if cause:
+        return cause.group(0).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
