@@ -112,3 +112,32 @@ def test_metrics_are_gzipped_when_the_scraper_asks() -> None:
             assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
             text = gzip.decompress(response.read()).decode()
     assert 'mlobs_collector_success{collector="dummy"} 1.0' in text
+
+
+def test_included_snapshot_is_rendered_once_and_reused() -> None:
+    snapshot = FamilySet()
+    snapshot.add(REQUESTS, 7, code="200")
+    first, second = FamilySet(), FamilySet()
+    for scrape in (first, second):
+        scrape.add(UP, 1)
+        scrape.include(snapshot)
+    text = _render(first)
+    assert _render(second) == text
+    assert snapshot._rendered is not None  # cached after the first render
+    assert 'demo_requests_total{code="200"} 7.0' in text and "demo_up 1.0" in text
+    snapshot.add(REQUESTS, 1, code="500")  # changing the snapshot drops its cached rendering
+    assert 'demo_requests_total{code="500"} 1.0' in _render(first)
+
+
+def test_a_family_in_both_the_scrape_and_a_snapshot_is_written_once() -> None:
+    snapshot = FamilySet()
+    snapshot.add(REQUESTS, 7, code="200")
+    scrape = FamilySet()
+    scrape.add(REQUESTS, 2, code="503")
+    scrape.include(snapshot)
+    text = _render(scrape)
+    assert text.count("# TYPE demo_requests_total counter") == 1
+    assert promtool_check_metrics(text) == ""
+    values = {s.labels["code"]: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    assert values == {"200": 7, "503": 2}
+    assert len(list(scrape)) == 1

@@ -39,8 +39,11 @@ class FamilySet:
 
     def __init__(self) -> None:
         self._families: dict[str, _Family] = {}
+        self._included: list[FamilySet] = []
+        self._rendered: list[str] | None = None
 
     def _family(self, spec: MetricSpec) -> _Family:
+        self._rendered = None
         family = self._families.get(spec.name)
         if family is None:
             family = self._families[spec.name] = _Family(spec)
@@ -71,14 +74,54 @@ class FamilySet:
         for spec in specs:
             self._family(spec)
 
+    def include(self, snapshot: FamilySet) -> None:
+        """Add a set built once and served by many scrapes (a cached snapshot): it is rendered once.
+
+        The snapshot must not be changed afterwards except by rebuilding it; it cannot include others.
+        """
+        if snapshot._included:
+            raise ValueError("an included FamilySet cannot include others")
+        self._included.append(snapshot)
+
+    def _parts(self) -> list[dict[str, _Family]]:
+        parts = [self._families, *(snapshot._families for snapshot in self._included)]
+        names = [name for part in parts for name in part]
+        if len(names) == len(set(names)):
+            return parts
+        # The same family in several parts (rare): merge rows so each family is written once.
+        merged: dict[str, _Family] = {}
+        for part in parts:
+            for name, family in part.items():
+                target = merged.setdefault(name, _Family(family.spec))
+                target.rows.extend(family.rows)
+                target.histograms.extend(family.histograms)
+        return [merged]
+
     def __iter__(self) -> Iterator[Metric]:
-        for family in self._families.values():
-            yield _to_client_family(family)
+        for part in self._parts():
+            for family in part.values():
+                yield _to_client_family(family)
 
     def render_into(self, lines: list[str]) -> None:
         """Append this set's families in the text format (0.0.4), one line per list item."""
-        for family in self._families.values():
+        parts = self._parts()
+        if len(parts) == 1 + len(self._included):
+            for family in self._families.values():
+                _render_family(family, lines)
+            for snapshot in self._included:
+                lines.extend(snapshot._rendered_lines())
+            return
+        for family in parts[0].values():
             _render_family(family, lines)
+
+    def _rendered_lines(self) -> list[str]:
+        rendered = self._rendered
+        if rendered is None:  # two scrapes may both render the first time: same result, no harm
+            rendered = []
+            for family in self._families.values():
+                _render_family(family, rendered)
+            self._rendered = rendered
+        return rendered
 
 
 def _to_client_family(family: _Family) -> Metric:

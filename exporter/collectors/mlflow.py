@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from exporter.catalogue import mlflow as m
@@ -71,6 +71,16 @@ class Section:
     rows: Rows
     read_at: float  # epoch seconds
     data: Any = None  # the registry keeps what it read: the baseline read needs it
+    # The section's fixed samples as families, built once per refresh on the refresh thread and rendered
+    # once: thousands of registry series then cost a scrape almost nothing.
+    families: FamilySet = field(default_factory=FamilySet)
+
+
+def _with_families(section: Section) -> Section:
+    families = FamilySet()
+    for spec, value, labels in section.rows.samples:
+        families.add(spec, value, **labels)
+    return replace(section, families=families)
 
 
 @dataclass(frozen=True)
@@ -160,7 +170,7 @@ class MlflowCollector:
                 continue
             problems += notes
             if section is not None:
-                sections[name] = section
+                sections[name] = _with_families(section)
                 for what, count in section.rows.dropped.items():
                     dropped[what] = dropped.get(what, 0) + count
         state = State(sections, not failed, tuple(problems), self._clock() - started, dropped)
@@ -187,8 +197,7 @@ class MlflowCollector:
             out.add_histogram(m.REQUEST_DURATION, stats.buckets, stats.duration_sum, endpoint=stats.endpoint)
         for name, section in state.sections.items():
             out.add(m.SNAPSHOT_AGE, max(0.0, now - section.read_at), section=name)
-            for spec, value, labels in section.rows.samples:
-                out.add(spec, value, **labels)
+            out.include(section.families)
             for spec, stamp, labels in section.rows.ages:
                 out.add(spec, max(0.0, now - stamp), **labels)
         return state.up and not state.problems
