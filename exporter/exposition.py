@@ -24,10 +24,10 @@ def escape_help(text: str) -> str:
 
 def format_value(value: float) -> str:
     """Numbers as Prometheus reads them: integers without exponent, +Inf/-Inf/NaN spelt out."""
+    if value.is_integer():  # false for NaN and the infinities
+        return f"{int(value)}.0" if -1e15 < value < 1e15 else repr(value)
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
-    if value == math.floor(value) and abs(value) < 1e15:
-        return f"{int(value)}.0"
     return repr(value)

@@ -94,8 +94,8 @@ def test_histogram_buckets_must_end_with_inf() -> None:
 
 
 def test_format_value_matches_prometheus_spelling() -> None:
-    assert format_value(1) == "1.0"
-    assert format_value(-3) == "-3.0"
+    assert format_value(1.0) == "1.0"
+    assert format_value(-3.0) == "-3.0"
     assert format_value(0.25) == "0.25"
     assert format_value(float("inf")) == "+Inf"
     assert format_value(float("-inf")) == "-Inf"

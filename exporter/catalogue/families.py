@@ -51,9 +51,14 @@ class FamilySet:
 
     @staticmethod
     def _values(spec: MetricSpec, labels: dict[str, str]) -> tuple[str, ...]:
-        if labels.keys() != set(spec.labels):
+        try:
+            # Values are turned into strings when first rendered (cached), not on every add.
+            values = tuple([labels[name] for name in spec.labels])
+        except KeyError:
+            values = ()
+        if len(values) != len(labels) or len(values) != len(spec.labels):
             raise ValueError(f"{spec.name}: labels {sorted(labels)} != catalogue {sorted(spec.labels)}")
-        return tuple(str(labels[name]) for name in spec.labels)
+        return values
 
     def add(self, spec: MetricSpec, value: float, **labels: str) -> None:
         """Add one gauge or counter sample."""
@@ -132,17 +137,34 @@ def _to_client_family(family: _Family) -> Metric:
     elif spec.type == "histogram":
         result = HistogramMetricFamily(spec.name, spec.help, labels=labels)
         for values, buckets, sum_value in family.histograms:
-            result.add_metric(list(values), [(le, float(count)) for le, count in buckets], sum_value)
+            result.add_metric(
+                [str(v) for v in values], [(le, float(count)) for le, count in buckets], sum_value
+            )
         return result
     else:
         result = GaugeMetricFamily(spec.name, spec.help, labels=labels)
     for values, value in family.rows:
-        result.add_metric(list(values), value)
+        result.add_metric([str(v) for v in values], value)
     return result
 
 
-def _label_prefix(names: Sequence[str], values: Sequence[str]) -> str:
-    return ",".join(f'{name}="{escape_label(value)}"' for name, value in zip(names, values, strict=True))
+# Rendered label strings by family and label values. The same series come back every scrape (the same GPUs,
+# pods, models), so most lookups hit; the cache is dropped whole when it grows past its bound (churn).
+_PREFIXES: dict[tuple[str, tuple[str, ...]], str] = {}
+_PREFIX_CACHE_LIMIT = 200_000
+
+
+def _label_prefix(spec: MetricSpec, values: tuple[str, ...]) -> str:
+    key = (spec.name, values)
+    prefix = _PREFIXES.get(key)
+    if prefix is None:
+        prefix = ",".join(
+            f'{name}="{escape_label(str(value))}"' for name, value in zip(spec.labels, values, strict=True)
+        )
+        if len(_PREFIXES) >= _PREFIX_CACHE_LIMIT:
+            _PREFIXES.clear()
+        _PREFIXES[key] = prefix
+    return prefix
 
 
 def _render_family(family: _Family, lines: list[str]) -> None:
@@ -154,14 +176,14 @@ def _render_family(family: _Family, lines: list[str]) -> None:
     if spec.type != "histogram":
         for values, value in family.rows:
             if names:
-                append(f"{spec.name}{{{_label_prefix(names, values)}}} {format_value(value)}")
+                append(f"{spec.name}{{{_label_prefix(spec, values)}}} {format_value(value)}")
             else:
                 append(f"{spec.name} {format_value(value)}")
         return
     bucket_name, count_name, sum_name = f"{spec.name}_bucket", f"{spec.name}_count", f"{spec.name}_sum"
     for values, buckets, sum_value in family.histograms:
         # One escaped label prefix per histogram, shared by all its buckets.
-        prefix = _label_prefix(names, values)
+        prefix = _label_prefix(spec, values)
         bucket_open = f"{bucket_name}{{{prefix},le=" if prefix else f"{bucket_name}{{le="
         for le, count in buckets:
             append(f'{bucket_open}"{le}"}} {format_value(float(count))}')
