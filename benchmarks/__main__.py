@@ -13,7 +13,9 @@ def main(argv: list[str]) -> int:
     chosen = argv or list(SECTIONS)
     unknown = [name for name in chosen if name not in SECTIONS]
     if unknown:
-        print(f"bench: unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}", file=sys.stderr)
+        print(
+            f"bench: unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}", file=sys.stderr
+        )
         return 2
     for name in chosen:
         print(f"== {name}", flush=True)
