@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from exporter.collectors.tfserving_plugin import default_session
+from exporter.collectors.tfserving_plugin import default_pool
 from exporter.sources.tfserving import FetchError, Target, TFServingClient, error_message, parse_model_status
 from tests.fixtures_tfserving import SimFactory
 
@@ -53,7 +53,7 @@ def test_error_message_of_tf_error_bodies() -> None:
 
 
 def _client(max_body_bytes: int = 1 << 24) -> TFServingClient:
-    return TFServingClient(default_session(), max_body_bytes)
+    return TFServingClient(default_pool(time.monotonic), max_body_bytes)
 
 
 def test_declared_length_over_the_cap_is_refused_before_reading(make_sim: SimFactory) -> None:

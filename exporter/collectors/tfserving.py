@@ -199,7 +199,7 @@ class TFServingCollector:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self.client.session.close()
+        self.client.close()
         if self.discovery is not None:
             self.discovery.close()
 

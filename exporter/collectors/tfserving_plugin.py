@@ -25,15 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-
 from exporter import __version__
 from exporter.collectors.tfserving import TFServingCollector
 from exporter.collectors.tfserving_discovery import MODEL_NAME, KubernetesSettings, PodTargets
 from exporter.plugin import BuildContext
 from exporter.sources.kube_pods import PodLister, in_cluster_api_client
 from exporter.sources.tfserving import DEFAULT_METRICS_PATH, Target, TFServingClient
+from exporter.sources.tfserving_http import HTTPPool
 from exporter.validate import Section
 
 WORKERS = 32
@@ -104,11 +102,11 @@ class TFServingPlugin:
 
     def __init__(
         self,
-        session_factory: Callable[[], requests.Session] | None = None,
+        pool_factory: Callable[[Callable[[], float]], HTTPPool] | None = None,
         kube_api_client: Callable[[], Any] | None = None,
     ) -> None:
-        # Boundaries, swappable in tests: the HTTP session and the Kubernetes ApiClient.
-        self._session_factory = session_factory or default_session
+        # Boundaries, swappable in tests: the HTTP pool (given the clock) and the Kubernetes ApiClient.
+        self._pool_factory = pool_factory or default_pool
         self._kube_api_client = kube_api_client
 
     def add_flags(self, parser: argparse.ArgumentParser) -> None:
@@ -210,7 +208,7 @@ class TFServingPlugin:
         return target
 
     def build(self, settings: TFServingSettings, ctx: BuildContext) -> TFServingCollector:
-        client = TFServingClient(self._session_factory(), settings.max_body_bytes, ctx.clock)
+        client = TFServingClient(self._pool_factory(ctx.clock), settings.max_body_bytes)
         discovery = None
         kube = settings.kubernetes
         if kube.enabled:
@@ -231,15 +229,9 @@ class TFServingPlugin:
         )
 
 
-def default_session() -> requests.Session:
-    """One pooled session for every target; proxies from the environment are ignored (pod IPs are local)."""
-    session = requests.Session()
-    session.trust_env = False
-    session.headers["User-Agent"] = f"mlobs-exporter/{__version__}"
-    adapter = HTTPAdapter(pool_connections=64, pool_maxsize=WORKERS, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+def default_pool(clock: Callable[[], float]) -> HTTPPool:
+    """One pool for every target: a kept-alive connection per worker; no proxies (pod IPs are local)."""
+    return HTTPPool(user_agent=f"mlobs-exporter/{__version__}", max_idle_per_host=WORKERS, clock=clock)
 
 
 TFSERVING_PLUGIN = TFServingPlugin()

@@ -142,32 +142,54 @@ def _labels(text: str | None, line_no: int) -> dict[str, str]:
 def parse_page(text: str) -> ServingPage:
     """Parse a whole page; raise PageError on the first invalid line.
 
-    Samples of ignored families are only checked to carry the name of the family declared above them
-    (which every TF Serving line does); lines of the families used are checked in full.
+    The page is cut at its `# TYPE` lines: a family this module does not use is skipped unread (most of
+    a page: per-stage load latencies, warmup histograms), the lines of the families used are checked in
+    full, and so is anything before the first `# TYPE` (where garbage shows itself).
     """
-    page = ServingPage()
-    family, family_type, wanted, bucket_prefix = "", "", False, "\0"
-    # Histogram series by their label text without `le`: bucket lines repeat it, so labels are parsed once.
-    pending: dict[str, _HistogramBuilder] = {}
-    seen: set[tuple[str, str]] = set()
     if text and not text.endswith("\n"):
         raise PageError("page does not end with a newline (cut off)")
-    for line_no, line in enumerate(text.split("\n"), 1):
+    page = ServingPage()
+    seen: set[tuple[str, str]] = set()
+    # A leading newline makes a `# TYPE` on the first line a split point like any other.
+    preamble, *sections = ("\n" + text).split("\n# TYPE ")
+    _parse_lines(page, "", "", preamble.split("\n")[1:], 1, seen)
+    line_no = preamble.count("\n") + 1  # of the section's TYPE line
+    for section in sections:
+        end = section.find("\n")
+        declaration = section if end < 0 else section[:end]
+        if len(declaration) > MAX_LINE:
+            raise PageError(f"line {line_no}: longer than {MAX_LINE} characters")
+        match = _TYPE.fullmatch("# TYPE " + declaration)
+        if match is None:
+            raise PageError(f"line {line_no}: malformed TYPE line")
+        family = match[1]
+        if family in WANTED and end >= 0:
+            _parse_lines(page, family, match[2], section[end + 1 :].split("\n"), line_no + 1, seen)
+        line_no += section.count("\n") + 1
+    return page
+
+
+def _parse_lines(
+    page: ServingPage,
+    family: str,
+    family_type: str,
+    lines: list[str],
+    first_line_no: int,
+    seen: set[tuple[str, str]],
+) -> None:
+    """Parse the lines after one TYPE line (family "" for the lines before the first one)."""
+    bucket_prefix = family + "_bucket{" if family_type == "histogram" else "\0"
+    prefix_length = len(bucket_prefix)
+    # Histogram series by their label text without `le`: bucket lines repeat it, so labels are parsed once.
+    pending: dict[str, _HistogramBuilder] = {}
+    for line_no, line in enumerate(lines, first_line_no):
         if not line:
             continue
         if len(line) > MAX_LINE:
             raise PageError(f"line {line_no}: longer than {MAX_LINE} characters")
         if line[0] == "#":
-            if line.startswith("# TYPE"):
-                match = _TYPE.fullmatch(line)
-                if match is None:
-                    raise PageError(f"line {line_no}: malformed TYPE line")
-                _finish_histograms(page, family, pending)
-                family, family_type = match[1], match[2]
-                wanted = family in WANTED
-                bucket_prefix = family + "_bucket{" if family_type == "histogram" else "\0"
-            continue
-        if not wanted and family and line.startswith(family):
+            if line.startswith("# TYPE"):  # a well-formed one would have started a section
+                raise PageError(f"line {line_no}: malformed TYPE line")
             continue
         if line.startswith(bucket_prefix):
             # Bucket lines are most of a page: split them with string operations, parse their labels once.
@@ -175,7 +197,7 @@ def parse_page(text: str) -> ServingPage:
             at = line.rfind('le="', 0, close)
             if at > 0 and line[at - 1] in ",{" and line[close - 1] == '"' and " " not in line[close + 2 :]:
                 le = line[at + 4 : close - 1]
-                label_text = line[len(bucket_prefix) : max(at - 1, len(bucket_prefix))]
+                label_text = line[prefix_length : max(at - 1, prefix_length)]
                 builder = pending.get(label_text)
                 if '"' not in le and "\\" not in le:
                     if builder is None:
@@ -186,7 +208,7 @@ def parse_page(text: str) -> ServingPage:
         if match is None:
             raise PageError(f"line {line_no}: not a sample line: {line[:60]!r}")
         name, label_text, raw_value = match[1], match[2] or "", match[3]
-        if not wanted or not name.startswith(family):
+        if not family or not name.startswith(family):
             continue
         if family_type == "histogram":
             suffix = name[len(family) :]
@@ -203,8 +225,8 @@ def parse_page(text: str) -> ServingPage:
             page.samples.setdefault(family, []).append(
                 Sample(_labels(label_text, line_no), _number(raw_value, line_no))
             )
-    _finish_histograms(page, family, pending)
-    return page
+    if pending:
+        page.histograms.setdefault(family, []).extend(builder.build(family) for builder in pending.values())
 
 
 def _builder(pending: dict[str, _HistogramBuilder], label_text: str, line_no: int) -> _HistogramBuilder:
@@ -242,12 +264,6 @@ def _number(text: str, line_no: int) -> float:
         return float(text)
     except ValueError:
         raise PageError(f"line {line_no}: value {text[:40]!r} is not a number") from None
-
-
-def _finish_histograms(page: ServingPage, family: str, pending: dict[str, _HistogramBuilder]) -> None:
-    if pending:
-        page.histograms.setdefault(family, []).extend(builder.build(family) for builder in pending.values())
-        pending.clear()
 
 
 class _HistogramBuilder:

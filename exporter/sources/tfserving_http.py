@@ -1,0 +1,230 @@
+"""A small keep-alive HTTP/1.1 GET client on `http.client`, for reading TF Serving every scrape.
+
+`requests` spent ~0.5 ms of CPU per call on hooks, adapters and header objects; a scrape of 4 targets x 5
+models makes 24 calls. This pool keeps one idle connection list per scheme://host:port, hands each
+connection to one request at a time, and takes it back only when its response was read to the end; any
+error discards it. Every read is bounded by a deadline (connect, headers, each body read, and the whole body)
+and by a body size cap. Failures raise `FetchError` with a machine `reason` and a one-line detail.
+"""
+
+from __future__ import annotations
+
+import http.client
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+_CHUNK = 64 * 1024
+_MAX_ROUTES = 4096  # targets come and go with pods: the URL cache never grows without bound
+Connection = http.client.HTTPConnection
+
+
+class FetchError(Exception):
+    """A failed read; `reason` is one of `exporter.sources.tfserving.REASONS`."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class _Route:
+    key: str  # scheme://host:port, the pool key
+    https: bool
+    netloc: str
+    path: str
+
+
+class HTTPPool:
+    """Pooled GETs, safe to call from several threads at once; TLS verifies certificates by default."""
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None = None,
+        user_agent: str = "mlobs-exporter",
+        max_idle_per_host: int = 32,
+        idle_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ssl_context = ssl_context or ssl.create_default_context()
+        self.clock = clock
+        self.max_idle_per_host = max_idle_per_host
+        self.idle_seconds = idle_seconds
+        # http.client adds Host and `Accept-Encoding: identity` itself: bodies come uncompressed.
+        self._headers = {"User-Agent": user_agent}
+        self._lock = threading.Lock()
+        self._idle: dict[str, list[tuple[Connection, float]]] = {}
+        self._routes: dict[str, _Route] = {}
+        self._swept = clock()
+        self._closed = False
+
+    def get(self, url: str, deadline: float, max_body_bytes: int) -> tuple[int, bytes]:
+        """GET `url`; returns (status, body) of any status, or raises FetchError."""
+        route = self._route(url)
+        while True:
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                raise FetchError("timeout", "no time left before the request")
+            connection, reused = self._acquire(route)
+            try:
+                return self._exchange(route, connection, deadline, remaining, max_body_bytes)
+            except _StaleConnection as exc:
+                if not reused:
+                    raise FetchError("connection", str(exc)) from None
+                # The server closed an idle kept-alive connection as we sent: a GET is safe to send again.
+                continue
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle = [connection for entries in self._idle.values() for connection, _ in entries]
+            self._idle.clear()
+        for connection in idle:
+            connection.close()
+
+    def _exchange(
+        self, route: _Route, connection: Connection, deadline: float, remaining: float, max_body_bytes: int
+    ) -> tuple[int, bytes]:
+        try:
+            if connection.sock is None:
+                connection.timeout = remaining  # bounds connect and the TLS handshake
+                connection.connect()
+            sock = connection.sock
+            sock.settimeout(remaining)
+            connection.request("GET", route.path, headers=self._headers)
+            response = connection.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            raise _request_error(exc, remaining) from None
+        except BaseException:
+            connection.close()
+            raise
+        try:
+            body = _read_body(response, sock, deadline, remaining, max_body_bytes, self.clock)
+        except BaseException:
+            response.close()
+            connection.close()  # an unread rest of the body makes it unusable
+            raise
+        response.close()
+        self._release(route, connection, response.will_close)
+        return response.status, body
+
+    def _route(self, url: str) -> _Route:
+        route = self._routes.get(url)
+        if route is None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise FetchError("connection", f"{url[:80]!r} is not an http or https URL")
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            route = _Route(f"{parts.scheme}://{parts.netloc}", parts.scheme == "https", parts.netloc, path)
+            if len(self._routes) >= _MAX_ROUTES:
+                self._routes.clear()
+            self._routes[url] = route
+        return route
+
+    def _acquire(self, route: _Route) -> tuple[Connection, bool]:
+        """An idle connection that is still open, or a new one (not yet connected)."""
+        while True:
+            with self._lock:
+                idle = self._idle.get(route.key)
+                entry = idle.pop() if idle else None
+            if entry is None:
+                break
+            connection, since = entry
+            if self.clock() - since < self.idle_seconds and not _dropped(connection):
+                return connection, True
+            connection.close()
+        if route.https:
+            return http.client.HTTPSConnection(route.netloc, context=self.ssl_context), False
+        return http.client.HTTPConnection(route.netloc), False
+
+    def _release(self, route: _Route, connection: Connection, will_close: bool) -> None:
+        now = self.clock()
+        expired: list[Connection] = []
+        with self._lock:
+            idle = self._idle.setdefault(route.key, [])
+            if will_close or self._closed or len(idle) >= self.max_idle_per_host:
+                expired.append(connection)
+            else:
+                idle.append((connection, now))
+            if now - self._swept > self.idle_seconds:  # connections to targets that went away
+                self._swept = now
+                for key, entries in list(self._idle.items()):
+                    expired.extend(c for c, since in entries if now - since >= self.idle_seconds)
+                    entries[:] = [(c, since) for c, since in entries if now - since < self.idle_seconds]
+                    if not entries:
+                        del self._idle[key]
+        for stale in expired:
+            stale.close()
+
+
+class _StaleConnection(Exception):
+    """The connection was closed by the server before any answer."""
+
+
+def _request_error(exc: OSError | http.client.HTTPException, remaining: float) -> Exception:
+    """What a failure before the response headers means."""
+    if isinstance(exc, ConnectionResetError | BrokenPipeError | http.client.RemoteDisconnected):
+        return _StaleConnection(_describe(exc))
+    if isinstance(exc, TimeoutError):
+        return FetchError("timeout", f"no answer within {remaining:.3g}s")
+    return FetchError("connection", _describe(exc))
+
+
+def _read_body(
+    response: http.client.HTTPResponse,
+    sock: socket.socket,
+    deadline: float,
+    budget: float,
+    max_body_bytes: int,
+    clock: Callable[[], float],
+) -> bytes:
+    declared = response.length  # Content-Length; None when chunked or delimited by the server closing
+    if declared is not None and declared > max_body_bytes:
+        raise FetchError("too_large", f"body of {declared} bytes over the {max_body_bytes} cap")
+    encoding = response.getheader("Content-Encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise FetchError("invalid_body", f"body in unrequested Content-Encoding {encoding[:40]!r}")
+    chunks, size = [], 0
+    while response.length != 0:
+        left = deadline - clock()
+        if left <= 0:
+            raise FetchError("timeout", f"body not read within {budget:.3g}s")
+        sock.settimeout(left)
+        try:
+            chunk = response.read1(_CHUNK)
+        except TimeoutError:
+            raise FetchError("timeout", f"body stalled for {budget:.3g}s") from None
+        except (http.client.IncompleteRead, ConnectionError) as exc:
+            raise FetchError("truncated", f"body cut off after {size} bytes: {_describe(exc)}") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise FetchError("connection", _describe(exc)) from None
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > max_body_bytes:
+            raise FetchError("too_large", f"body over the {max_body_bytes} byte cap")
+        chunks.append(chunk)
+    if response.length:  # the connection ended before the declared length
+        raise FetchError("truncated", f"body cut off after {size} of {declared} bytes")
+    return b"".join(chunks)
+
+
+def _dropped(connection: Connection) -> bool:
+    """Whether an idle connection was closed by the server (it is readable: EOF or stray bytes)."""
+    sock = connection.sock
+    if sock is None:
+        return True
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).split("\n", 1)[0][:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
