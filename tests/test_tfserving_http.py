@@ -153,6 +153,14 @@ def test_kept_alive_connection_closed_by_the_server_is_replaced(peer: PeerFactor
     assert server.accepted == 2
 
 
+def test_connection_the_server_closed_while_idle_is_replaced(peer: PeerFactory) -> None:
+    server = peer([Reply(ok(b"a").data, then="close"), ok(b"b")])
+    pool = HTTPPool()
+    assert _get(pool, server.url + "/x") == (200, b"a")
+    assert _get(pool, server.url + "/x") == (200, b"b")
+    assert server.accepted == 2
+
+
 def test_new_connection_closed_unanswered_is_a_connection_error(peer: PeerFactory) -> None:
     server = peer([Reply(b"", then="close"), ok()])
     assert _reason(HTTPPool(), server.url + "/x")[0] == "connection"
