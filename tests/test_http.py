@@ -89,3 +89,35 @@ def test_stop_closes_collectors() -> None:
     with running_exporter([], [plugin]):
         pass
     assert plugin.built[0].closed
+
+
+def test_prepare_runs_for_every_collector_before_any_collects() -> None:
+    from exporter.catalogue.families import FamilySet
+    from exporter.collectors.base import Health, IsolatingCollector
+
+    events: list[str] = []
+
+    class Recording:
+        def __init__(self, name: str, fail_prepare: bool = False) -> None:
+            self.name = name
+            self.fail_prepare = fail_prepare
+
+        def prepare(self) -> None:
+            events.append(f"prepare {self.name}")
+            if self.fail_prepare:
+                raise RuntimeError("kubelet unreachable")
+
+        def collect(self, out: FamilySet) -> bool:
+            events.append(f"collect {self.name}")
+            return True
+
+        def health(self) -> Health:
+            return Health(True)
+
+        def close(self) -> None:
+            pass
+
+    labels = {"version": "0", "python_version": "3", "node": "n", "gpu_backend": "none"}
+    root = IsolatingCollector([Recording("gpu"), Recording("attribution", fail_prepare=True)], labels)
+    root.scrape()
+    assert events == ["prepare gpu", "prepare attribution", "collect gpu", "collect attribution"]

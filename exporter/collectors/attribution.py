@@ -37,7 +37,7 @@ _MAX_REMEMBERED_IDS = 1024
 
 
 class AllocationSource(Protocol):
-    def list(self) -> list[DeviceAllocation]: ...
+    def start(self) -> Callable[[], list[DeviceAllocation]]: ...
 
     def close(self) -> None: ...
 
@@ -109,6 +109,12 @@ class AttributionCollector:
                 self._states["kubernetes"] = SourceState("kubernetes", self._log)
         self._unresolved_seen: set[str] = set()
         self._lock = threading.Lock()  # overlapping scrapes share one gRPC channel and one name cache
+        self._pending = threading.local()  # the List call prepare() sent, per scrape thread
+
+    def prepare(self) -> None:
+        """Send the kubelet request before the other collectors run, so its round trip overlaps them."""
+        with self._lock:
+            self._pending.call = self._allocations.start()
 
     def collect(self, out: FamilySet) -> bool:
         with self._lock:
@@ -118,8 +124,9 @@ class AttributionCollector:
         gpu = self._gpu_input()
         serving = list(self._serving_pods())
         index = DeviceIndex(gpu.gpus if gpu else ())
+        pending, self._pending.call = getattr(self._pending, "call", None), None
         try:
-            rows = self._allocations.list()
+            rows = (pending or self._allocations.start())()
             self._states["podresources"].report("")
         except PodResourcesError as exc:
             rows = []

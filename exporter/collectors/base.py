@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector as PromCollector
@@ -37,6 +37,13 @@ class Collector(Protocol):
     def health(self) -> Health: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Preparing(Protocol):
+    """Optional: `prepare()` runs for every collector before any collects, to start slow I/O early."""
+
+    def prepare(self) -> None: ...
 
 
 @dataclass
@@ -84,6 +91,12 @@ class IsolatingCollector(PromCollector):
         own = FamilySet()
         own.add(core.BUILD_INFO, 1, **self._build_labels)
         outputs = [own]
+        for collector in self.collectors:
+            if isinstance(collector, Preparing):
+                try:
+                    collector.prepare()
+                except Exception as exc:  # its collect() will fail or retry; the scrape goes on
+                    log.warning("collector %s failed to prepare: %s", collector.name, exc)
         for collector in self.collectors:
             families, success, elapsed = self._run_one(collector)
             outputs.append(families)

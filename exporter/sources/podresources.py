@@ -11,7 +11,7 @@ import fnmatch
 import importlib
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +70,9 @@ def allocations(response: Any, keep: ResourceFilter) -> list[DeviceAllocation]:
     return rows
 
 
+Allocations = list[DeviceAllocation]
+
+
 class PodResourcesClient:
     """Lists device allocations from the kubelet; every failure becomes a `PodResourcesError`."""
 
@@ -81,22 +84,37 @@ class PodResourcesClient:
         self._list: Any = None
 
     def list(self) -> list[DeviceAllocation]:
+        return self.start()()
+
+    def start(self) -> Callable[[], Allocations]:
+        """Send List now; the returned function waits for the answer. The kubelet's round trip then
+        overlaps whatever the caller does in between (the GPU collector's NVML reads)."""
         try:
             self._check_socket()
-        except PodResourcesError:
+        except PodResourcesError as exc:
             self.close()  # a kubelet restart makes a new socket: connect afresh when it is back
-            raise
+            failure = exc
+
+            def failed() -> Allocations:
+                raise failure
+
+            return failed
         import grpc
 
         if self._list is None:
             self._connect()
-        try:
-            response = self._list(_generated("api_pb2").ListPodResourcesRequest(), timeout=self.timeout)
-        except grpc.RpcError as exc:
-            # A fresh channel next time: a failed one backs off for up to two minutes before reconnecting.
-            self.close()
-            raise PodResourcesError(self._explain(exc)) from None
-        return allocations(response, self.keep)
+        call = self._list.future(_generated("api_pb2").ListPodResourcesRequest(), timeout=self.timeout)
+
+        def result() -> Allocations:
+            try:
+                response = call.result()
+            except grpc.RpcError as exc:
+                # A fresh channel next time: a failed one backs off for up to two minutes before reconnecting.
+                self.close()
+                raise PodResourcesError(self._explain(exc)) from None
+            return allocations(response, self.keep)
+
+        return result
 
     def _connect(self) -> None:
         import grpc
