@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from exporter.collectors.tfserving_plugin import TFServingPlugin
-from tests.fixtures_tfserving import SimFactory
+from tests.fixtures_tfserving import SimFactory, two_models
+from tests.test_tfserving_http import Reply, ScriptedPeer, ok
 from tests.helpers import promtool_check_metrics, running_exporter, scrape, value
 
 
@@ -63,6 +64,21 @@ def test_slow_target_is_cut_at_its_timeout(make_sim: SimFactory, tmp_path: Path)
     _assert_failed_beside_healthy(body, slow.url, good.url, "timeout")
     assert took < 2.0
     assert value(body, "tfserving_target_scrape_duration_seconds", target=slow.url) < 1.0
+
+
+def test_page_read_before_a_hanging_status_call_is_kept(make_sim: SimFactory, tmp_path: Path) -> None:
+    good = make_sim()
+    server = ScriptedPeer([ok(two_models().page().encode()), Reply(then="hang")])
+    try:
+        body, took = _scrape_with(
+            tmp_path, [{"url": good.url}, {"url": server.url, "models": ["bert"], "timeout": 0.3}]
+        )
+    finally:
+        server.stop()
+    _assert_failed_beside_healthy(body, server.url, good.url, "timeout")
+    assert server.paths == ["/monitoring/prometheus/metrics", "/v1/models/bert"]
+    assert value(body, "tfserving_requests_total", target=server.url, model="bert", status="OK") is not None
+    assert took < 2.0
 
 
 def test_body_stalling_after_the_headers_is_a_timeout(make_sim: SimFactory, tmp_path: Path) -> None:
