@@ -10,8 +10,8 @@ import yaml
 
 from exporter.collectors.tfserving_plugin import TFServingPlugin
 from tests.fixtures_tfserving import SimFactory, two_models
-from tests.test_tfserving_http import Reply, ScriptedPeer, ok
 from tests.helpers import promtool_check_metrics, running_exporter, scrape, value
+from tests.test_tfserving_http import Reply, ScriptedPeer, ok
 
 
 def _scrape_with(tmp_path: Path, targets: list[dict[str, object]], **options: object) -> tuple[str, float]:
