@@ -184,6 +184,25 @@ LABELS = 'model_name="m",API="predict",entrypoint="REST"'
 
 
 @pytest.mark.parametrize(
+    "bucket",
+    [
+        ':tensorflow:serving:request_latency_bucket{le="10"} 1',
+        f':tensorflow:serving:request_latency_bucket{{{LABELS},le="10"}} 1 1700000000000',
+        f':tensorflow:serving:request_latency_bucket{{{LABELS},le="10",}} 1',
+    ],
+    ids=["no-other-labels", "timestamp", "trailing-comma"],
+)
+def test_bucket_lines_in_other_valid_forms_are_accepted(bucket: str) -> None:
+    labels = bucket.split("{", 1)[1].split('le="')[0].rstrip(",")
+    page = parse_page(
+        f"{HIST}{bucket}\n"
+        f':tensorflow:serving:request_latency_bucket{{{labels}{"," if labels else ""}le="+Inf"}} 2\n'
+    )
+    (histogram,) = page.histogram(REQUEST_LATENCY)
+    assert histogram.buckets == (("1e-05", 1), ("+Inf", 2))
+
+
+@pytest.mark.parametrize(
     ("body", "message"),
     [
         ("<html>\x00\ufffd garbage {{{\n", "not a sample line"),
@@ -219,6 +238,22 @@ LABELS = 'model_name="m",API="predict",entrypoint="REST"'
             "longer than 256",
         ),
         ("#" + " " * 5000 + "\n", "longer than 4096"),
+        (
+            HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="20"}} 1\n'
+            f':tensorflow:serving:request_latency_bucket{{{LABELS},le="10"}} 1\n'
+            f':tensorflow:serving:request_latency_bucket{{{LABELS},le="+Inf"}} 1\n',
+            "not increasing at le=10",
+        ),
+        (
+            "# HELP x y\n" + HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="10"}} 1\n'
+            f':tensorflow:serving:request_latency_bucket{{{LABELS},le="+Inf"}} x1\n',
+            "line 4: value 'x1' is not a number",
+        ),
+        (
+            HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="+Inf"}} 1\n'
+            f':tensorflow:serving:request_latency_bucket{{model_name="m",API=predict,le="+Inf"}} 1\n',
+            "line 3: not a sample line",
+        ),
     ],
 )
 def test_garbage_raises_page_error(body: str, message: str) -> None:

@@ -11,9 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from itertools import compress, islice, repeat
-from operator import ge, gt, itemgetter, ne, not_
+
+from exporter.sources.tfserving_histograms import (
+    MAX_LINE,
+    BucketRun,
+    Histogram,
+    HistogramBuilder,
+    PageError,
+    bucket_runs,
+    number,
+)
+from exporter.sources.tfserving_histograms import le_seconds as le_seconds  # part of this module's API
 
 REQUEST_COUNT = ":tensorflow:serving:request_count"
 REQUEST_LATENCY = ":tensorflow:serving:request_latency"
@@ -35,7 +43,6 @@ WANTED = frozenset(
         GRAPH_RUN_TIME,
     }
 )
-MAX_LINE = 4096
 MAX_LABEL_VALUE = 256
 
 # Quoted values as an unrolled loop ("[^"\\]*(\\.[^"\\]*)*"): twice as fast as an alternation per character.
@@ -50,23 +57,6 @@ _UNESCAPE = re.compile(r"\\(.)")
 _SUFFIXES = ("_bucket", "_sum", "_count")
 
 
-class PageError(ValueError):
-    """The body is not a valid TF Serving metrics page; the message names the line and why."""
-
-
-@dataclass(frozen=True)
-class Histogram:
-    """One converted histogram: cumulative `(le in seconds, count)` pairs ending with +Inf, and the sum."""
-
-    labels: dict[str, str]
-    buckets: tuple[tuple[str, float], ...]
-    sum_seconds: float
-
-    @property
-    def count(self) -> float:
-        return self.buckets[-1][1]
-
-
 @dataclass(frozen=True)
 class Sample:
     labels: dict[str, str]
@@ -79,6 +69,7 @@ class ServingPage:
 
     samples: dict[str, list[Sample]] = field(default_factory=dict)
     histograms: dict[str, list[Histogram]] = field(default_factory=dict)
+    _model_names: frozenset[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def scalar(self, family: str) -> list[Sample]:
         return self.samples.get(family, [])
@@ -86,8 +77,13 @@ class ServingPage:
     def histogram(self, family: str) -> list[Histogram]:
         return self.histograms.get(family, [])
 
-    def model_names(self) -> set[str]:
+    def model_names(self) -> frozenset[str]:
         """Models the page reveals: served successfully, or loaded from a version folder."""
+        if self._model_names is None:  # asked several times per scrape; the page does not change
+            self._model_names = frozenset(self._reveal())
+        return self._model_names
+
+    def _reveal(self) -> set[str]:
         names = {
             s.labels.get("model_name", "")
             for s in self.scalar(REQUEST_COUNT)
@@ -98,29 +94,6 @@ class ServingPage:
         names.update(split_model_path(s.labels.get("model_path", ""))[0] for s in self.scalar(LOAD_ATTEMPTS))
         names.discard("")
         return names
-
-
-# Bucket bounds repeat on every line; converting each distinct string once keeps parsing cheap.
-_LE_SECONDS: dict[str, tuple[str, float]] = {"+Inf": ("+Inf", float("inf"))}
-
-
-def micros_to_seconds(text: str) -> float:
-    """Exact decimal shift, so `1.27482e+06` becomes the double nearest to 1.27482, not 1.27482e6 / 1e6."""
-    try:
-        return float(Decimal(text).scaleb(-6))
-    except InvalidOperation:
-        raise PageError(f"not a number: {text[:40]!r}") from None
-
-
-def le_seconds(le: str) -> tuple[str, float]:
-    """A bucket bound in microseconds as the exposition string and the float of the bound in seconds."""
-    converted = _LE_SECONDS.get(le)
-    if converted is None:
-        seconds = micros_to_seconds(le)
-        converted = (repr(seconds), seconds)
-        if len(_LE_SECONDS) < 4096:
-            _LE_SECONDS[le] = converted
-    return converted
 
 
 def split_model_path(path: str) -> tuple[str, str]:
@@ -182,12 +155,14 @@ def _parse_lines(
 ) -> None:
     """Parse the lines after one TYPE line (family "" for the lines before the first one)."""
     # Histogram series by their label text without `le`: bucket lines repeat it, so labels are parsed once.
-    pending: dict[str, _HistogramBuilder] = {}
+    pending: dict[str, HistogramBuilder] = {}
     numbered: Iterable[tuple[int, str]] = enumerate(lines, first_line_no)
     if family_type == "histogram":
-        bulk = _bulk_buckets(family + "_bucket{", lines, first_line_no)
-        if bulk is not None:
-            pending, numbered = bulk
+        runs = bucket_runs(family + "_bucket{", lines)
+        if runs is not None and _take_runs(pending, runs[0]):
+            numbered = ((first_line_no + i, lines[i]) for i in runs[1])
+        else:
+            pending.clear()
     for line_no, line in numbered:
         if not line:
             continue
@@ -216,63 +191,34 @@ def _parse_lines(
                 raise PageError(f"line {line_no}: duplicate series {name}{{{label_text}}}")
             seen.add((name, label_text))
             page.samples.setdefault(family, []).append(
-                Sample(_labels(label_text, line_no), _number(raw_value, line_no))
+                Sample(_labels(label_text, line_no), number(raw_value, line_no))
             )
     if pending:
         page.histograms.setdefault(family, []).extend(builder.build(family) for builder in pending.values())
 
 
-def _bulk_buckets(
-    prefix: str, lines: list[str], first_line_no: int
-) -> tuple[dict[str, _HistogramBuilder], list[tuple[int, str]]] | None:
-    """Take a section's bucket lines at once, when all are in TF's own form `{labels,le="b"} count`.
-
-    Bucket lines are most of the lines used: splitting them with map/zip over C string methods costs a
-    fraction of a Python loop. Returns the builders and the other lines, numbered; or None when any bucket
-    line is in another form (or wrong), and the line-by-line parser takes the section and names the line.
-    """
-    is_bucket = list(map(str.startswith, lines, repeat(prefix)))
-    buckets = list(compress(lines, is_bucket))
-    others = list(compress(enumerate(lines, first_line_no), map(not_, is_bucket)))
-    if not buckets:
-        return {}, others
-    if max(map(len, buckets)) > MAX_LINE:
-        return None
-    heads, spaces, values = zip(*map(str.rpartition, buckets, repeat(" ")), strict=True)
-    if not all(spaces) or not all(map(str.endswith, heads, repeat('"}'))):
-        return None  # no value, a timestamp, or something after the labels
-    starts, separators, tails = zip(*map(str.rpartition, heads, repeat(',le="')), strict=True)
-    les = list(map(itemgetter(slice(0, -2)), tails))
-    joined = "".join(les)
-    if not all(separators) or '"' in joined or "\\" in joined:
-        return None  # `le` not last, or an escape in it
-    try:
-        counts = list(map(float, values))
-    except ValueError:
-        return None
-    texts = list(map(itemgetter(slice(len(prefix), None)), starts))
-    # One builder per run of lines with the same labels (a series' buckets are printed together).
-    breaks = list(compress(range(1, len(texts)), map(ne, texts, islice(texts, 1, None))))
-    pending: dict[str, _HistogramBuilder] = {}
-    for begin, end in zip([0, *breaks], [*breaks, len(texts)], strict=True):
-        builder = pending.get(texts[begin])
+def _take_runs(pending: dict[str, HistogramBuilder], runs: list[BucketRun]) -> bool:
+    """Builders for the bucket runs; False when some labels are wrong (the line parser then names them)."""
+    for run in runs:
+        builder = pending.get(run.label_text)
         if builder is None:
-            if not _LABELS.fullmatch(texts[begin]) or len(texts[begin]) > MAX_LINE:
-                return None
+            if not _LABELS.fullmatch(run.label_text):
+                return False
             try:
-                builder = pending[texts[begin]] = _HistogramBuilder(_labels(texts[begin], 0))
+                builder = pending[run.label_text] = HistogramBuilder(_labels(run.label_text, 0))
             except PageError:
-                return None
-        builder.buckets.extend(zip(les[begin:end], counts[begin:end], strict=True))
-    return pending, others
+                return False
+        builder.les.extend(run.les)
+        builder.counts.extend(run.counts)
+    return True
 
 
-def _builder(pending: dict[str, _HistogramBuilder], label_text: str, line_no: int) -> _HistogramBuilder:
+def _builder(pending: dict[str, HistogramBuilder], label_text: str, line_no: int) -> HistogramBuilder:
     builder = pending.get(label_text)
     if builder is None:
         if not _LABELS.fullmatch(label_text):
             raise PageError(f"line {line_no}: malformed labels {label_text[:60]!r}")
-        builder = pending[label_text] = _HistogramBuilder(_labels(label_text, line_no))
+        builder = pending[label_text] = HistogramBuilder(_labels(label_text, line_no))
     return builder
 
 
@@ -295,49 +241,3 @@ def _split_le(label_text: str, line_no: int) -> tuple[str, str]:
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _number(text: str, line_no: int) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise PageError(f"line {line_no}: value {text[:40]!r} is not a number") from None
-
-
-class _HistogramBuilder:
-    """Collects one series' bucket, sum and count lines and checks they form a valid histogram."""
-
-    def __init__(self, labels: dict[str, str]) -> None:
-        self.labels = labels
-        self.buckets: list[tuple[str, float]] = []
-        self.sum_text = ""
-        self.count: float | None = None
-
-    def add(self, suffix: str, le: str | None, raw_value: str, line_no: int) -> None:
-        if le is not None:
-            self.buckets.append((le, _number(raw_value, line_no)))
-        elif suffix == "_sum":
-            self.sum_text = raw_value
-        else:
-            self.count = _number(raw_value, line_no)
-
-    def build(self, family: str) -> Histogram:
-        where = f"{family}{self.labels}"
-        if not self.buckets or self.buckets[-1][0] != "+Inf":
-            raise PageError(f"{where}: histogram without a +Inf bucket")
-        les, counts = zip(*self.buckets, strict=True)
-        converted = list(map(_LE_SECONDS.get, les))
-        if None in converted:
-            converted = [known or le_seconds(le) for known, le in zip(converted, les, strict=True)]
-        texts, bounds = zip(*converted, strict=True)
-        # Bounds strictly and counts weakly increasing, from -Inf and 0: pairs of neighbours, compared in C.
-        if any(map(ge, (float("-inf"), *bounds), bounds)) or any(map(gt, (0.0, *counts), counts)):
-            previous_bound, previous_count = float("-inf"), 0.0
-            for le, bound, count in zip(les, bounds, counts, strict=True):
-                if bound <= previous_bound or count < previous_count:
-                    raise PageError(f"{where}: buckets not increasing at le={le}")
-                previous_bound, previous_count = bound, count
-        if self.count is not None and self.count != counts[-1]:
-            raise PageError(f"{where}: _count {self.count:g} != +Inf bucket {counts[-1]:g}")
-        sum_seconds = micros_to_seconds(self.sum_text) if self.sum_text else 0.0
-        return Histogram(self.labels, tuple(zip(texts, counts, strict=True)), sum_seconds)

@@ -1,0 +1,158 @@
+"""TF Serving's histograms: bucket lines taken in bulk, each series checked and converted to seconds.
+
+Bucket lines are most of the page the exporter uses (34 per series), so they are split with map/zip over C
+string methods rather than a Python loop per line; a series' bounds repeat every scrape, so they are
+converted and checked once. Anything unusual falls back to `tfserving_page`'s line-by-line parser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from itertools import compress, islice, repeat
+from operator import gt, itemgetter, ne, not_
+
+MAX_LINE = 4096
+_MAX_CACHED = 4096  # distinct bounds and bound lists kept converted; a page has a handful
+
+
+class PageError(ValueError):
+    """The body is not a valid TF Serving metrics page; the message names the line and why."""
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """One converted histogram: cumulative `(le in seconds, count)` pairs ending with +Inf, and the sum."""
+
+    labels: dict[str, str]
+    buckets: tuple[tuple[str, float], ...]
+    sum_seconds: float
+
+    @property
+    def count(self) -> float:
+        return self.buckets[-1][1]
+
+
+@dataclass(frozen=True)
+class BucketRun:
+    """Consecutive bucket lines of one series: its label text (without `le`), bounds and counts."""
+
+    label_text: str
+    les: list[str]
+    counts: list[float]
+
+
+# Bucket bounds repeat on every line and every scrape: each distinct string is converted once.
+_LE_SECONDS: dict[str, tuple[str, float]] = {"+Inf": ("+Inf", float("inf"))}
+_BOUNDS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def micros_to_seconds(text: str) -> float:
+    """Exact decimal shift, so `1.27482e+06` becomes the double nearest to 1.27482, not 1.27482e6 / 1e6."""
+    try:
+        return float(Decimal(text).scaleb(-6))
+    except InvalidOperation:
+        raise PageError(f"not a number: {text[:40]!r}") from None
+
+
+def le_seconds(le: str) -> tuple[str, float]:
+    """A bucket bound in microseconds as the exposition string and the float of the bound in seconds."""
+    converted = _LE_SECONDS.get(le)
+    if converted is None:
+        seconds = micros_to_seconds(le)
+        converted = (repr(seconds), seconds)
+        if len(_LE_SECONDS) < _MAX_CACHED:
+            _LE_SECONDS[le] = converted
+    return converted
+
+
+def number(text: str, line_no: int) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise PageError(f"line {line_no}: value {text[:40]!r} is not a number") from None
+
+
+def bucket_runs(prefix: str, lines: list[str]) -> tuple[list[BucketRun], list[int]] | None:
+    """The runs of bucket lines (starting with `prefix`) and the indexes of the other lines.
+
+    None when any bucket line is not in TF's own form `prefix` + `labels,le="bound"} count`: then the
+    line-by-line parser takes the section, and names the faulty line if there is one.
+    """
+    is_bucket = list(map(str.startswith, lines, repeat(prefix)))
+    buckets = list(compress(lines, is_bucket))
+    others = list(compress(range(len(lines)), map(not_, is_bucket)))
+    if not buckets:
+        return [], others
+    if max(map(len, buckets)) > MAX_LINE:
+        return None
+    heads, spaces, values = zip(*map(str.rpartition, buckets, repeat(" ")), strict=True)
+    if not all(spaces) or not all(map(str.endswith, heads, repeat('"}'))):
+        return None  # no value, a timestamp, or something after the labels
+    starts, separators, tails = zip(*map(str.rpartition, heads, repeat(',le="')), strict=True)
+    les = list(map(itemgetter(slice(0, -2)), tails))
+    joined = "".join(les)
+    if not all(separators) or '"' in joined or "\\" in joined:
+        return None  # `le` not last, or an escape in it
+    try:
+        counts = list(map(float, values))
+    except ValueError:
+        return None
+    # A series' buckets are printed together: a run ends where the text before `,le=` changes.
+    breaks = list(compress(range(1, len(starts)), map(ne, starts, islice(starts, 1, None))))
+    return [
+        BucketRun(starts[begin][len(prefix) :], les[begin:end], counts[begin:end])
+        for begin, end in zip([0, *breaks], [*breaks, len(starts)], strict=True)
+    ], others
+
+
+class HistogramBuilder:
+    """Collects one series' bucket, sum and count lines and checks they form a valid histogram."""
+
+    def __init__(self, labels: dict[str, str]) -> None:
+        self.labels = labels
+        self.les: list[str] = []
+        self.counts: list[float] = []
+        self.sum_text = ""
+        self.count: float | None = None
+
+    def add(self, suffix: str, le: str | None, raw_value: str, line_no: int) -> None:
+        if le is not None:
+            self.les.append(le)
+            self.counts.append(number(raw_value, line_no))
+        elif suffix == "_sum":
+            self.sum_text = raw_value
+        else:
+            self.count = number(raw_value, line_no)
+
+    def build(self, family: str) -> Histogram:
+        les, counts = tuple(self.les), self.counts
+        if not les or les[-1] != "+Inf":
+            raise PageError(f"{family}{self.labels}: histogram without a +Inf bucket")
+        texts = _BOUNDS.get(les) or _converted_bounds(f"{family}{self.labels}", les)
+        # Counts never decrease, from 0: neighbours compared pairwise in C.
+        if any(map(gt, (0.0, *counts), counts)):
+            previous = 0.0
+            for le, count in zip(les, counts, strict=True):
+                if count < previous:
+                    raise PageError(f"{family}{self.labels}: buckets not increasing at le={le}")
+                previous = count
+        if self.count is not None and self.count != counts[-1]:
+            raise PageError(f"{family}{self.labels}: _count {self.count:g} != +Inf bucket {counts[-1]:g}")
+        sum_seconds = micros_to_seconds(self.sum_text) if self.sum_text else 0.0
+        return Histogram(self.labels, tuple(zip(texts, counts, strict=True)), sum_seconds)
+
+
+def _converted_bounds(where: str, les: Sequence[str]) -> tuple[str, ...]:
+    """The bounds in seconds as exposition strings, once checked to increase strictly."""
+    texts, previous = [], float("-inf")
+    for le in les:
+        text, bound = le_seconds(le)
+        if bound <= previous:
+            raise PageError(f"{where}: buckets not increasing at le={le}")
+        texts.append(text)
+        previous = bound
+    if len(_BOUNDS) < _MAX_CACHED:
+        _BOUNDS[tuple(les)] = tuple(texts)
+    return tuple(texts)
