@@ -214,7 +214,14 @@ def test_bucket_lines_in_other_valid_forms_are_accepted(bucket: str) -> None:
             "# TYPE :tensorflow:serving:request_count counter\n:tensorflow:serving:request_count{} x1\n",
             "not a number",
         ),
-        ("# TYPE x\n", "malformed TYPE"),
+        ("# TYPE x\n", "line 1: malformed TYPE"),
+        ("# TYPE a counter\na 1\n\n# TYPE x\n", "line 4: malformed TYPE"),
+        (
+            "# TYPE :tensorflow:core:graph_optimization_usecs counter\n"
+            + ':tensorflow:core:graph_optimization_usecs{kind="Grappler"} 1\n' * 3
+            + "# TYPE :tensorflow:serving:request_count counter\n:tensorflow:serving:request_count{} x1\n",
+            "line 6: value 'x1' is not a number",
+        ),
         (HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="10"}} 1\n', "+Inf"),
         (
             HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="10"}} 2\n'

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from itertools import compress, islice, repeat
-from operator import gt, itemgetter, ne, not_
+from operator import gt, ne, not_
 
 MAX_LINE = 4096
 _MAX_CACHED = 4096  # distinct bounds and bound lists kept converted; a page has a handful
@@ -19,6 +19,14 @@ _MAX_CACHED = 4096  # distinct bounds and bound lists kept converted; a page has
 
 class PageError(ValueError):
     """The body is not a valid TF Serving metrics page; the message names the line and why."""
+
+    def __init__(self, detail: str, line: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.line = line  # counted from a section's first line until parse_page makes it the page's
+
+    def __str__(self) -> str:
+        return self.detail if self.line is None else f"line {self.line}: {self.detail}"
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,7 @@ def number(text: str, line_no: int) -> float:
     try:
         return float(text)
     except ValueError:
-        raise PageError(f"line {line_no}: value {text[:40]!r} is not a number") from None
+        raise PageError(f"value {text[:40]!r} is not a number", line_no) from None
 
 
 def bucket_runs(prefix: str, lines: list[str]) -> tuple[list[BucketRun], list[int]] | None:
@@ -87,22 +95,19 @@ def bucket_runs(prefix: str, lines: list[str]) -> tuple[list[BucketRun], list[in
         return [], others
     if max(map(len, buckets)) > MAX_LINE:
         return None
-    heads, spaces, values = zip(*map(str.rpartition, buckets, repeat(" ")), strict=True)
-    if not all(spaces) or not all(map(str.endswith, heads, repeat('"}'))):
-        return None  # no value, a timestamp, or something after the labels
-    starts, separators, tails = zip(*map(str.rpartition, heads, repeat(',le="')), strict=True)
-    les = list(map(itemgetter(slice(0, -2)), tails))
+    heads, closes, values = zip(*map(str.rpartition, buckets, repeat('"} ')), strict=True)
+    starts, separators, les = zip(*map(str.rpartition, heads, repeat(',le="')), strict=True)
     joined = "".join(les)
-    if not all(separators) or '"' in joined or "\\" in joined:
-        return None  # `le` not last, or an escape in it
+    if not all(closes) or not all(separators) or '"' in joined or "\\" in joined:
+        return None  # `le` not last, an escape in it, or no value after the labels
     try:
-        counts = list(map(float, values))
+        counts = list(map(float, values))  # a timestamp after the value fails here too
     except ValueError:
         return None
     # A series' buckets are printed together: a run ends where the text before `,le=` changes.
     breaks = list(compress(range(1, len(starts)), map(ne, starts, islice(starts, 1, None))))
     return [
-        BucketRun(starts[begin][len(prefix) :], les[begin:end], counts[begin:end])
+        BucketRun(starts[begin][len(prefix) :], list(les[begin:end]), counts[begin:end])
         for begin, end in zip([0, *breaks], [*breaks, len(starts)], strict=True)
     ], others
 

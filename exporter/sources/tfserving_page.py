@@ -55,6 +55,7 @@ _LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="([^"\\\n]*(?:\\.[^"\\\n]*)*)"')
 _TYPE = re.compile(r"# TYPE ([A-Za-z_:][A-Za-z0-9_:]*) (counter|gauge|histogram|summary|untyped)[ \t]*")
 _UNESCAPE = re.compile(r"\\(.)")
 _SUFFIXES = ("_bucket", "_sum", "_count")
+_TYPE_LINE = "\n# TYPE "
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def _labels(text: str | None, line_no: int) -> dict[str, str]:
     labels: dict[str, str] = {}
     for name, raw in _LABEL.findall(text):
         if len(raw) > MAX_LABEL_VALUE:
-            raise PageError(f"line {line_no}: label {name} longer than {MAX_LABEL_VALUE} characters")
+            raise PageError(f"label {name} longer than {MAX_LABEL_VALUE} characters", line_no)
         labels[name] = _UNESCAPE.sub(lambda m: "\n" if m[1] == "n" else m[1], raw) if "\\" in raw else raw
     return labels
 
@@ -126,69 +127,84 @@ def parse_page(text: str) -> ServingPage:
         raise PageError("page does not end with a newline (cut off)")
     page = ServingPage()
     seen: set[tuple[str, str]] = set()
-    # A leading newline makes a `# TYPE` on the first line a split point like any other.
-    preamble, *sections = ("\n" + text).split("\n# TYPE ")
-    _parse_lines(page, "", "", preamble.split("\n")[1:], 1, seen)
-    line_no = preamble.count("\n") + 1  # of the section's TYPE line
+    # A leading newline makes a `# TYPE` on the first line a split point like any other; then the number
+    # of a line starting at `at` is padded.count("\n", 0, at + 1), counted only for an error.
+    padded = "\n" + text
+    preamble, *sections = padded.split(_TYPE_LINE)
+    _parse_section(page, "", "", preamble.split("\n")[1:], seen, padded, 0)
+    at = len(preamble) + 1  # where the current section's `# TYPE` line starts
     for section in sections:
         end = section.find("\n")
         declaration = section if end < 0 else section[:end]
         if len(declaration) > MAX_LINE:
-            raise PageError(f"line {line_no}: longer than {MAX_LINE} characters")
+            raise PageError(f"longer than {MAX_LINE} characters", padded.count("\n", 0, at + 1))
         match = _TYPE.fullmatch("# TYPE " + declaration)
         if match is None:
-            raise PageError(f"line {line_no}: malformed TYPE line")
-        family = match[1]
-        if family in WANTED and end >= 0:
-            _parse_lines(page, family, match[2], section[end + 1 :].split("\n"), line_no + 1, seen)
-        line_no += section.count("\n") + 1
+            raise PageError("malformed TYPE line", padded.count("\n", 0, at + 1))
+        if match[1] in WANTED and end >= 0:
+            lines = section[end + 1 :].split("\n")
+            _parse_section(page, match[1], match[2], lines, seen, padded, at)
+        at += len(section) + len(_TYPE_LINE)
     return page
 
 
-def _parse_lines(
+def _parse_section(
     page: ServingPage,
     family: str,
     family_type: str,
     lines: list[str],
-    first_line_no: int,
     seen: set[tuple[str, str]],
+    padded: str,
+    at: int,
 ) -> None:
-    """Parse the lines after one TYPE line (family "" for the lines before the first one)."""
+    """Parse the lines after the TYPE line at `at`; an error names the line's number in the page."""
+    try:
+        _parse_lines(page, family, family_type, lines, seen)
+    except PageError as exc:
+        if exc.line is not None:
+            exc.line += padded.count("\n", 0, at + 1) if at else 0
+        raise
+
+
+def _parse_lines(
+    page: ServingPage, family: str, family_type: str, lines: list[str], seen: set[tuple[str, str]]
+) -> None:
+    """Parse the lines after one TYPE line (family "" for the lines before the first one), from line 1."""
     # Histogram series by their label text without `le`: bucket lines repeat it, so labels are parsed once.
     pending: dict[str, HistogramBuilder] = {}
-    numbered: Iterable[tuple[int, str]] = enumerate(lines, first_line_no)
+    numbered: Iterable[tuple[int, str]] = enumerate(lines, 1)
     if family_type == "histogram":
         runs = bucket_runs(family + "_bucket{", lines)
         if runs is not None and _take_runs(pending, runs[0]):
-            numbered = ((first_line_no + i, lines[i]) for i in runs[1])
+            numbered = ((i + 1, lines[i]) for i in runs[1])
         else:
             pending.clear()
     for line_no, line in numbered:
         if not line:
             continue
         if len(line) > MAX_LINE:
-            raise PageError(f"line {line_no}: longer than {MAX_LINE} characters")
+            raise PageError(f"longer than {MAX_LINE} characters", line_no)
         if line[0] == "#":
             if line.startswith("# TYPE"):  # a well-formed one would have started a section
-                raise PageError(f"line {line_no}: malformed TYPE line")
+                raise PageError("malformed TYPE line", line_no)
             continue
         match = _SAMPLE.fullmatch(line)
         if match is None:
-            raise PageError(f"line {line_no}: not a sample line: {line[:60]!r}")
+            raise PageError(f"not a sample line: {line[:60]!r}", line_no)
         name, label_text, raw_value = match[1], match[2] or "", match[3]
         if not family or not name.startswith(family):
             continue
         if family_type == "histogram":
             suffix = name[len(family) :]
             if suffix not in _SUFFIXES:
-                raise PageError(f"line {line_no}: {name} is not a sample of histogram {family}")
+                raise PageError(f"{name} is not a sample of histogram {family}", line_no)
             bound: str | None = None
             if suffix == "_bucket":
                 label_text, bound = _split_le(label_text, line_no)
             _builder(pending, label_text, line_no).add(suffix, bound, raw_value, line_no)
         elif name == family:
             if (name, label_text) in seen:
-                raise PageError(f"line {line_no}: duplicate series {name}{{{label_text}}}")
+                raise PageError(f"duplicate series {name}{{{label_text}}}", line_no)
             seen.add((name, label_text))
             page.samples.setdefault(family, []).append(
                 Sample(_labels(label_text, line_no), number(raw_value, line_no))
@@ -217,7 +233,7 @@ def _builder(pending: dict[str, HistogramBuilder], label_text: str, line_no: int
     builder = pending.get(label_text)
     if builder is None:
         if not _LABELS.fullmatch(label_text):
-            raise PageError(f"line {line_no}: malformed labels {label_text[:60]!r}")
+            raise PageError(f"malformed labels {label_text[:60]!r}", line_no)
         builder = pending[label_text] = HistogramBuilder(_labels(label_text, line_no))
     return builder
 
@@ -235,7 +251,7 @@ def _split_le(label_text: str, line_no: int) -> tuple[str, str]:
     labels = _labels(label_text, line_no)
     le = labels.pop("le", None)
     if le is None:
-        raise PageError(f"line {line_no}: bucket without le")
+        raise PageError("bucket without le", line_no)
     return ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()), le
 
 
