@@ -134,10 +134,13 @@ class TFServingCollector:
         reads = [_TargetRead(target, started) for target in targets]
         for read, target in zip(reads, targets, strict=True):
             self._pool.submit(self._read, read, target, self._remembered(target))
-        results = [read.take(self._clock) for read in reads]
+        results = []
+        for read in reads:
+            results.append(read.take(self._clock))
+            # Built while the other targets are still being read.
+            add_result(out, results[-1], self._allowed(results[-1]))
         self._record(results)
         for result in results:
-            add_result(out, result, self._allowed(result))
             key = _key(result.target)
             add_target_health(out, result, self._last_success.get(key), self._errors.get(key, {}), REASONS)
         discovery_ok = self.discovery is None or self.discovery.success
