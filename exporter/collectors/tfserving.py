@@ -158,9 +158,10 @@ class TFServingCollector:
             read.keep(page=page)
             revealed = page.model_names() if page is not None else set()
             for model in _capped(target.models, remembered | revealed, self.max_models):
-                read.keep(
-                    status=self._call(read, target, self.client.model_status, target, model, read.deadline)
-                )
+                if read.taken:  # the scrape went on without this target: spare the server the rest
+                    break
+                status = self._call(read, target, self.client.model_status, target, model, read.deadline)
+                read.keep(status=status)
         finally:
             read.finished.set()
 
