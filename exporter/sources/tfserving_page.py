@@ -127,25 +127,27 @@ def parse_page(text: str) -> ServingPage:
         raise PageError("page does not end with a newline (cut off)")
     page = ServingPage()
     seen: set[tuple[str, str]] = set()
-    # A leading newline makes a `# TYPE` on the first line a split point like any other; then the number
-    # of a line starting at `at` is padded.count("\n", 0, at + 1), counted only for an error.
-    padded = "\n" + text
-    preamble, *sections = padded.split(_TYPE_LINE)
-    _parse_section(page, "", "", preamble.split("\n")[1:], seen, padded, 0)
-    at = len(preamble) + 1  # where the current section's `# TYPE` line starts
-    for section in sections:
-        end = section.find("\n")
-        declaration = section if end < 0 else section[:end]
-        if len(declaration) > MAX_LINE:
-            raise PageError(f"longer than {MAX_LINE} characters", padded.count("\n", 0, at + 1))
-        match = _TYPE.fullmatch("# TYPE " + declaration)
+    # Sections are found, not split off: only the families used are copied out of the page.
+    at = 0 if text.startswith("# TYPE ") else _next_type_line(text, 0)
+    _parse_section(page, "", "", text[:at].split("\n"), seen, text, -1)
+    while at < len(text):  # `at`: where a `# TYPE` line starts
+        end = text.find("\n", at)  # found: the page ends with a newline
+        stop = _next_type_line(text, end)
+        if end - at > MAX_LINE:
+            raise PageError(f"longer than {MAX_LINE} characters", text.count("\n", 0, at) + 1)
+        match = _TYPE.fullmatch(text, at, end)
         if match is None:
-            raise PageError("malformed TYPE line", padded.count("\n", 0, at + 1))
-        if match[1] in WANTED and end >= 0:
-            lines = section[end + 1 :].split("\n")
-            _parse_section(page, match[1], match[2], lines, seen, padded, at)
-        at += len(section) + len(_TYPE_LINE)
+            raise PageError("malformed TYPE line", text.count("\n", 0, at) + 1)
+        if match[1] in WANTED:
+            _parse_section(page, match[1], match[2], text[end + 1 : stop].split("\n"), seen, text, at)
+        at = stop
     return page
+
+
+def _next_type_line(text: str, start: int) -> int:
+    """Where the next `# TYPE` line after `start` begins, or the end of the page."""
+    found = text.find(_TYPE_LINE, start)
+    return len(text) if found < 0 else found + 1
 
 
 def _parse_section(
@@ -154,15 +156,16 @@ def _parse_section(
     family_type: str,
     lines: list[str],
     seen: set[tuple[str, str]],
-    padded: str,
+    text: str,
     at: int,
 ) -> None:
-    """Parse the lines after the TYPE line at `at`; an error names the line's number in the page."""
+    """Parse the lines after the TYPE line at `at` (-1: the lines before the first); an error names the
+    line's number in the page, counted only then."""
     try:
         _parse_lines(page, family, family_type, lines, seen)
     except PageError as exc:
-        if exc.line is not None:
-            exc.line += padded.count("\n", 0, at + 1) if at else 0
+        if exc.line is not None and at >= 0:
+            exc.line += text.count("\n", 0, at) + 1
         raise
 
 
