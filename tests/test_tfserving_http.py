@@ -203,6 +203,35 @@ def test_body_until_close_is_read_to_the_end(peer: PeerFactory) -> None:
     assert _get(pool, server.url + "/x") == (200, b"{}") and server.accepted == 2
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-LENGTH: 2\r\nX-Folded: a\r\n b\r\nContent-Length: 99\r\n\r\n",
+        b"HTTP/1.1 200 OK\nContent-Length: 2\n\n",
+    ],
+    ids=["after-100-continue", "names-any-case-first-wins-folded", "bare-newlines"],
+)
+def test_header_blocks_in_every_valid_form(peer: PeerFactory, head: bytes) -> None:
+    server = peer([Reply(head + b"ok"), ok(b"next")])
+    pool = HTTPPool()
+    assert _get(pool, server.url + "/x") == (200, b"ok")
+    assert _get(pool, server.url + "/x") == (200, b"next") and server.accepted == 1
+
+
+def test_http_1_0_answer_is_read_and_its_connection_not_kept(peer: PeerFactory) -> None:
+    server = peer([Reply(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", then="close"), ok(b"next")])
+    pool = HTTPPool()
+    assert _get(pool, server.url + "/x") == (200, b"ok")
+    assert _get(pool, server.url + "/x") == (200, b"next") and server.accepted == 2
+
+
+def test_too_many_headers_is_a_connection_error(peer: PeerFactory) -> None:
+    head = b"HTTP/1.1 200 OK\r\n" + b"X-Pad: 1\r\n" * 101 + b"Content-Length: 0\r\n\r\n"
+    reason, detail = _reason(HTTPPool(), peer([Reply(head)]).url + "/x")
+    assert reason == "connection" and "more than 100 headers" in detail
+
+
 def test_streamed_body_over_the_cap_is_too_large(peer: PeerFactory) -> None:
     chunks = b"400\r\n" + b"x" * 1024 + b"\r\n"
     server = peer([Reply(CHUNKED_HEAD + chunks * 4 + b"0\r\n\r\n")])
