@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
@@ -122,6 +123,20 @@ def test_quantiles_match_the_source_to_the_microsecond(q: float) -> None:
     (converted,) = [h for h in parse_page(text).histogram(REQUEST_LATENCY) if h.labels["API"] == "predict"]
     seconds = [(float(le), count) for le, count in converted.buckets]
     assert abs(histogram_quantile(q, seconds) * 1e6 - histogram_quantile(q, raw)) < 1e-3
+
+
+@pytest.mark.parametrize("le_first", [False, True], ids=["tf-form", "le-first"])
+def test_latency_of_status_polls_is_skipped(le_first: bool) -> None:
+    state = two_models()
+    state.record("bert", "OK", "", "REST", state.poll_latency_us())  # what a status poll leaves
+    text = state.page()
+    if le_first:  # the same page in another writer's label order takes the line-by-line parser
+        text = re.sub(r'\{(.*),(le="[^"]*")\}', r"{\2,\1}", text)
+    assert ',API="",' in text and (",le=" not in text) == le_first
+    page = parse_page(text)
+    apis = {(h.labels["model_name"], h.labels["API"]) for h in page.histogram(REQUEST_LATENCY)}
+    assert apis == {("bert", "predict"), ("resnet", "Predict")}
+    assert page.model_names() == {"bert", "resnet"}
 
 
 def test_unknown_families_are_ignored_and_escapes_undone() -> None:

@@ -82,15 +82,18 @@ def number(text: str, line_no: int) -> float:
         raise PageError(f"value {text[:40]!r} is not a number", line_no) from None
 
 
-def bucket_runs(prefix: str, lines: list[str]) -> tuple[list[BucketRun], list[int]] | None:
+def bucket_runs(prefix: str, lines: list[str], skip: str = "") -> tuple[list[BucketRun], list[int]] | None:
     """The runs of bucket lines (starting with `prefix`) and the indexes of the other lines.
 
-    None when any bucket line is not in TF's own form `prefix` + `labels,le="bound"} count`: then the
-    line-by-line parser takes the section, and names the faulty line if there is one.
+    Bucket lines containing `skip` (when given) are left out before any work. None when any bucket line
+    is not in TF's own form `prefix` + `labels,le="bound"} count`: then the line-by-line parser takes the
+    section, and names the faulty line if there is one.
     """
     is_bucket = list(map(str.startswith, lines, repeat(prefix)))
     buckets = list(compress(lines, is_bucket))
     others = list(compress(range(len(lines)), map(not_, is_bucket)))
+    if skip:
+        buckets = list(compress(buckets, map(not_, map(str.__contains__, buckets, repeat(skip)))))
     if not buckets:
         return [], others
     if max(map(len, buckets)) > MAX_LINE:

@@ -2,8 +2,9 @@
 
 The page comes from tensorflow_serving/util/prometheus_exporter.cc and differs from what client libraries
 write: `# TYPE` lines only, names that start with a colon, label-less series as `name{}`, six significant
-digits (`le="1.27482e+06"`). Those quirks are accepted; families this module does not know are skipped;
-anything that is not a valid line (garbage, a cut-off page, a broken histogram) raises `PageError`.
+digits (`le="1.27482e+06"`). Those quirks are accepted; families this module does not know are skipped,
+and so are the latency series of status and metadata polls (`API=""`); anything that is not a valid line
+(garbage, a cut-off page, a broken histogram) raises `PageError`.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ _TYPE = re.compile(r"# TYPE ([A-Za-z_:][A-Za-z0-9_:]*) (counter|gauge|histogram|
 _UNESCAPE = re.compile(r"\\(.)")
 _SUFFIXES = ("_bucket", "_sum", "_count")
 _TYPE_LINE = "\n# TYPE "
+_POLL = ',API="",'  # in TF's bucket lines, where `le` follows every other label
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ def _parse_lines(
     pending: dict[str, HistogramBuilder] = {}
     numbered: Iterable[tuple[int, str]] = enumerate(lines, 1)
     if family_type == "histogram":
-        runs = bucket_runs(family + "_bucket{", lines)
+        runs = bucket_runs(family + "_bucket{", lines, skip=_POLL)
         if runs is not None and _take_runs(pending, runs[0]):
             numbered = ((i + 1, lines[i]) for i in runs[1])
         else:
@@ -204,7 +206,8 @@ def _parse_lines(
             bound: str | None = None
             if suffix == "_bucket":
                 label_text, bound = _split_le(label_text, line_no)
-            _builder(pending, label_text, line_no).add(suffix, bound, raw_value, line_no)
+            if not _is_poll(label_text):
+                _builder(pending, label_text, line_no).add(suffix, bound, raw_value, line_no)
         elif name == family:
             if (name, label_text) in seen:
                 raise PageError(f"duplicate series {name}{{{label_text}}}", line_no)
@@ -221,6 +224,8 @@ def _take_runs(pending: dict[str, HistogramBuilder], runs: list[BucketRun]) -> b
     for run in runs:
         builder = pending.get(run.label_text)
         if builder is None:
+            if _is_poll(run.label_text):
+                continue
             if not _LABELS.fullmatch(run.label_text):
                 return False
             try:
@@ -230,6 +235,12 @@ def _take_runs(pending: dict[str, HistogramBuilder], runs: list[BucketRun]) -> b
         builder.les.extend(run.les)
         builder.counts.extend(run.counts)
     return True
+
+
+def _is_poll(label_text: str) -> bool:
+    """Latency of a status or metadata poll (`API=""`, the exporter's own among them): not serving traffic,
+    never exported, so skipped like an unused family (a third of the bucket lines of a polled server)."""
+    return _POLL in f",{label_text},"
 
 
 def _builder(pending: dict[str, HistogramBuilder], label_text: str, line_no: int) -> HistogramBuilder:
