@@ -24,7 +24,7 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def safe_text(value: str, limit: int = LABEL_LIMIT) -> str:
-    """`value` with control characters and lone surrogates escaped, cut to `limit` characters plus a marker."""
+    """`value` with control characters and lone surrogates escaped, cut to `limit` chars plus a marker."""
     if value.isascii() and value.isprintable() and len(value) <= limit:
         return value  # the common case costs two C-level scans
     cleaned = _UNSAFE.sub(_escape, value)
