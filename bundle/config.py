@@ -18,6 +18,11 @@ FREE_FORM = frozenset(
         "exporter.gpu_resources",
         "exporter.cluster_resources",
         "dashboards.configmap_labels",
+        "serving.model_names",
+        "models.overrides",
+        "drift.metrics",
+        "quality.metrics",
+        "training.experiments",
     }
 )
 

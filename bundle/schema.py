@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from bundle.checks import CAMEL, DNS_LABEL, DNS_SUBDOMAIN, Checks
+from bundle.checks import CAMEL, DNS_LABEL, DNS_SUBDOMAIN, LABEL_NAME, Checks
 from bundle.checks import duration_seconds as duration_seconds
 from bundle.config import BundleConfigError, load
+from bundle.sections import Drift, Exporters, Models, Quality, Registry, Serving, Slo, Training
 from exporter.sources.nvml_types import CLOCK_EVENT_REASONS
 
 # A device plugin resource name (domain/name) or a shell pattern of them, as --attribution.resource takes.
@@ -29,6 +30,7 @@ class Naming:
     selector_labels: Mapping[str, str]
     node_label: str
     job_label: str
+    cluster_label: str
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,14 @@ class BundleConfig:
     gpu: Gpu
     attribution: Attribution
     dashboards: Dashboards
+    serving: Serving
+    slo: Slo
+    models: Models
+    drift: Drift
+    quality: Quality
+    training: Training
+    registry: Registry
+    exporters: Exporters
 
 
 S = TypeVar("S")
@@ -128,6 +138,14 @@ def from_dict(data: Mapping[str, Any]) -> BundleConfig:
         gpu=_section(Gpu, data["gpu"]),
         attribution=_section(Attribution, data["attribution"]),
         dashboards=_section(Dashboards, data["dashboards"]),
+        serving=_section(Serving, data["serving"]),
+        slo=_section(Slo, data["slo"]),
+        models=_section(Models, data["models"]),
+        drift=_section(Drift, data["drift"]),
+        quality=_section(Quality, data["quality"]),
+        training=_section(Training, data["training"]),
+        registry=_section(Registry, data["registry"]),
+        exporters=_section(Exporters, data["exporters"]),
     )
 
 
@@ -146,6 +164,11 @@ def check(cfg: BundleConfig) -> list[str]:
     c.k8s_labels("naming.selector_labels", n.selector_labels)
     c.label_name("naming.node_label", n.node_label)
     c.label_name("naming.job_label", n.job_label)
+    c.require(
+        not n.cluster_label or bool(LABEL_NAME.match(n.cluster_label)),
+        "naming.cluster_label",
+        f"must be empty or a Prometheus label name, got {n.cluster_label!r}",
+    )
     c.pattern("links.runbook_url_pattern", cfg.links.runbook_url_pattern, "alert")
     c.pattern("links.dashboard_url_pattern", cfg.links.dashboard_url_pattern, "uid")
     c.require(bool(e.image.strip()), "exporter.image", "must not be empty")
