@@ -92,6 +92,10 @@ class Attribution:
 class Dashboards:
     overview_uid: str
     overview_title: str
+    serving_uid: str
+    models_uid: str
+    gpu_fleet_uid: str
+    gpu_node_uid: str
     tags: tuple[str, ...]
     refresh: str
     time_from: str
@@ -208,7 +212,10 @@ def check(cfg: BundleConfig) -> list[str]:
     )
     _check_gpu(c, g, interval)
     _check_attribution(c, cfg.attribution)
-    c.require(bool(DNS_LABEL.match(d.overview_uid)), "dashboards.overview_uid", "must be a lower-case slug")
+    uids = ("overview_uid", "serving_uid", "models_uid", "gpu_fleet_uid", "gpu_node_uid")
+    for key in uids:
+        c.require(bool(DNS_LABEL.match(getattr(d, key))), f"dashboards.{key}", "must be a lower-case slug")
+    c.require(len({getattr(d, key) for key in uids}) == len(uids), "dashboards", "uids must differ")
     c.require(bool(d.overview_title.strip()), "dashboards.overview_title", "must not be empty")
     c.duration("dashboards.refresh", d.refresh)
     c.require(
