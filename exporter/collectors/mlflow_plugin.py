@@ -7,6 +7,7 @@
       request_timeout: 10s
       page_size: 1000                             # max_results per page
       max_pages: 100                              # per listing; more (or a repeated token) is an error
+      max_body_bytes: 8388608                     # per answer; a bigger one fails its section (too_large)
       max_label_length: 128
       tls: {ca_file: /ca.pem, cert_file: /c.pem, key_file: /k.pem, insecure_skip_verify: false}
       registry: {max_models: 1000, max_versions_per_model: 50, baseline_metrics: [val_auc]}
@@ -40,7 +41,13 @@ from exporter.collectors.mlflow import MlflowCollector, MlflowSettings
 from exporter.collectors.mlflow_rows import MonitoringKeys, RegistryCaps
 from exporter.plugin import BuildContext
 from exporter.sources.mlflow import MlflowSource
-from exporter.sources.mlflow_http import Credentials, MlflowHttp, RequestStats, Tls
+from exporter.sources.mlflow_http import (
+    DEFAULT_MAX_BODY_BYTES,
+    Credentials,
+    MlflowHttp,
+    RequestStats,
+    Tls,
+)
 from exporter.sources.mlflow_reads import MonitoringQuery, TrainingQuery
 from exporter.validate import Section
 
@@ -246,6 +253,7 @@ class MlflowPlugin:
             windows=windows,
             monitoring=monitoring_query,
             monitoring_keys=keys,
+            max_body_bytes=section.integer("max_body_bytes", DEFAULT_MAX_BODY_BYTES, minimum=1024),
         )
 
     def build(self, settings: MlflowSettings, ctx: BuildContext) -> MlflowCollector:
@@ -258,6 +266,7 @@ class MlflowPlugin:
             RequestStats(),
             page_size=settings.page_size,
             max_pages=settings.max_pages,
+            max_body_bytes=settings.max_body_bytes,
         )
         return MlflowCollector(settings, MlflowSource(http), clock=ctx.clock, wall_clock=ctx.wall_clock)
 
