@@ -90,13 +90,13 @@ def _metrics(data: Obj) -> dict[str, tuple[float, float]]:
 
 def parse_run(item: Obj) -> Run:
     info, data = item.obj("info"), item.optional_obj("data")
-    end = info.data.get("end_time")
+    end = info.seconds("end_time", 0)  # 0 or absent while the run is in flight
     return Run(
         run_id=info.text("run_id", "") or info.text("run_uuid", ""),
         experiment_id=info.text("experiment_id", ""),
         status=info.text("status", "RUNNING") or "RUNNING",
         start=info.seconds("start_time", 0),
-        end=None if end in (None, 0, "0") else info.seconds("end_time"),
+        end=end or None,
         metrics=_metrics(data),
         tags={tag.text("key"): tag.text("value", "") for tag in data.objects("tags")},
     )
