@@ -21,9 +21,9 @@ from requests.structures import CaseInsensitiveDict
 
 from exporter.catalogue.families import FamilySet
 from exporter.collectors.mlflow import MlflowCollector, MlflowSettings
+from exporter.collectors.mlflow_plugin import build_collector as collector_from
 from exporter.collectors.mlflow_rows import MonitoringKeys, RegistryCaps
-from exporter.sources.mlflow import MlflowSource
-from exporter.sources.mlflow_http import API_PREFIX, Credentials, MlflowHttp, RequestStats, Tls
+from exporter.sources.mlflow_http import API_PREFIX, Credentials, Tls
 from exporter.sources.mlflow_reads import MonitoringQuery, TrainingQuery
 from tests.helpers import value
 
@@ -182,20 +182,7 @@ def build_collector(
     **overrides: Any,
 ) -> MlflowCollector:
     settings = replace(SETTINGS, tracking_uri=tracking_uri, **overrides)
-    http = MlflowHttp(
-        settings.tracking_uri,
-        session,
-        Credentials(),
-        settings.tls,
-        settings.request_timeout,
-        RequestStats(),
-        page_size=settings.page_size,
-        max_pages=settings.max_pages,
-        max_body_bytes=settings.max_body_bytes,
-    )
-    return MlflowCollector(
-        settings, MlflowSource(http), clock=clock or ManualClock(), wall_clock=lambda: NOW_MS / 1000
-    )
+    return collector_from(settings, session, Credentials(), clock or ManualClock(), lambda: NOW_MS / 1000)
 
 
 def http_collector(url: str, **overrides: Any) -> MlflowCollector:

@@ -12,9 +12,9 @@ Sample output:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -174,6 +174,8 @@ class MlflowCollector:
         for name, read in chain:
             try:
                 section, notes = read(now, sections)
+                if section is not None:
+                    sections[name] = section = _with_families(section)
             except MlflowError as exc:
                 out.append(Outcome(name, error=f"{name}: {exc}"))
                 break
@@ -182,10 +184,25 @@ class MlflowCollector:
                 error = f"{type(exc).__name__}: {safe_message(exc)}"
                 out.append(Outcome(name, error=f"{name}: internal error: {error}"))
                 break
-            if section is not None:
-                sections[name] = section = _with_families(section)
             out.append(Outcome(name, section, notes))
         return out
+
+    def _read_all(self, now: float, previous: Mapping[str, Section]) -> list[Outcome]:
+        """Every chain on its own daemon thread (a request still hanging never holds up the exit)."""
+        results: list[list[Outcome]] = [[] for _ in self._chains]
+
+        def run(index: int) -> None:
+            results[index] = self._read_chain(self._chains[index], now, previous)
+
+        threads = [
+            threading.Thread(target=run, args=(index,), name=f"mlflow-read-{chain[0][0]}", daemon=True)
+            for index, chain in enumerate(self._chains)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return [outcome for chain in results for outcome in chain]
 
     def _refresh(self) -> None:
         started, now = self._clock(), self._wall_clock()
@@ -194,9 +211,7 @@ class MlflowCollector:
         dropped = dict(previous.dropped)
         problems: list[str] = []
         failed = False
-        with ThreadPoolExecutor(len(self._chains), thread_name_prefix="mlflow-read") as pool:
-            futures = [pool.submit(self._read_chain, chain, now, previous.sections) for chain in self._chains]
-        for outcome in (outcome for future in futures for outcome in future.result()):
+        for outcome in self._read_all(now, previous.sections):
             if outcome.error is not None:
                 failed = True
                 problems.append(outcome.error)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 import requests
@@ -257,18 +257,30 @@ class MlflowPlugin:
         )
 
     def build(self, settings: MlflowSettings, ctx: BuildContext) -> MlflowCollector:
-        http = MlflowHttp(
-            settings.tracking_uri,
-            requests.Session(),
-            Credentials.from_environ(ctx.environ),
-            settings.tls,
-            settings.request_timeout,
-            RequestStats(),
-            page_size=settings.page_size,
-            max_pages=settings.max_pages,
-            max_body_bytes=settings.max_body_bytes,
-        )
-        return MlflowCollector(settings, MlflowSource(http), clock=ctx.clock, wall_clock=ctx.wall_clock)
+        credentials = Credentials.from_environ(ctx.environ)
+        return build_collector(settings, requests.Session(), credentials, ctx.clock, ctx.wall_clock)
+
+
+def build_collector(
+    settings: MlflowSettings,
+    session: requests.Session,
+    credentials: Credentials,
+    clock: Callable[[], float],
+    wall_clock: Callable[[], float],
+) -> MlflowCollector:
+    """The collector and its HTTP client, wired from settings; the session and clocks are the boundaries."""
+    http = MlflowHttp(
+        settings.tracking_uri,
+        session,
+        credentials,
+        settings.tls,
+        settings.request_timeout,
+        RequestStats(),
+        page_size=settings.page_size,
+        max_pages=settings.max_pages,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    return MlflowCollector(settings, MlflowSource(http), clock=clock, wall_clock=wall_clock)
 
 
 MLFLOW_PLUGIN = MlflowPlugin()
