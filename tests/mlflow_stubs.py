@@ -109,7 +109,7 @@ REGISTRY_ONLY: dict[str, Any] = {
 }
 
 # (status, headers, body) for one request, chosen by endpoint; a server body may be chunks, sent chunked.
-Answer = tuple[int, dict[str, str], bytes]
+Answer = tuple[int, dict[str, str], bytes | io.RawIOBase]
 ServerAnswer = tuple[int, dict[str, str], bytes | Iterator[bytes]]
 
 
@@ -128,7 +128,8 @@ class CountingBody(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         count = min(len(buffer), self.size - self.read_bytes)
-        buffer[:count] = self.fill * count
+        start = self.read_bytes % len(self.fill)
+        buffer[:count] = (self.fill * (2 + count // len(self.fill)))[start : start + count]
         self.read_bytes += count
         return count
 
@@ -137,7 +138,7 @@ class CountingBody(io.RawIOBase):
 class StubSession:
     """Stands in for `requests.Session`: answers from `answers` by endpoint, else the well-formed one."""
 
-    answers: dict[str, Answer | Callable[[], io.RawIOBase]] = field(default_factory=dict)
+    answers: dict[str, Answer] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -148,13 +149,13 @@ class StubSession:
         answer = self.answers.get(endpoint) or json_answer(WELL_FORMED[endpoint])
         response = requests.Response()
         response.url = url
-        if callable(answer):  # a streamed body without a declared length
-            response.status_code, response.raw = 200, answer()
-            return response
         status, headers, body = answer
         response.status_code = status
-        response.headers = CaseInsensitiveDict({"Content-Length": str(len(body)), **headers})
-        response.raw = io.BytesIO(body)
+        if isinstance(body, bytes):  # a stream has no declared length
+            headers = {"Content-Length": str(len(body)), **headers}
+            body = io.BytesIO(body)
+        response.headers = CaseInsensitiveDict(headers)
+        response.raw = body
         return response
 
     def close(self) -> None:

@@ -36,7 +36,7 @@ MiB = 1024 * 1024
 
 def test_a_body_without_a_length_is_read_only_up_to_the_cap() -> None:
     body = CountingBody(20 * MiB)
-    page, detail = read_once(build_collector(StubSession({REGISTRY: lambda: body})))
+    page, detail = read_once(build_collector(StubSession({REGISTRY: (200, {}, body)})))
     assert errors(page, REGISTRY, "too_large") == 1
     assert value(page, "mlflow_up") == 0
     assert DEFAULT_MAX_BODY_BYTES < body.read_bytes <= DEFAULT_MAX_BODY_BYTES + 64 * 1024
@@ -62,15 +62,26 @@ def test_a_streamed_body_over_the_cap_stops_the_read_early() -> None:
     assert sent < 16 * MiB  # of about 28 MiB on offer; the rest is socket buffers
 
 
-def test_a_long_error_text_with_control_bytes_is_cut_and_escaped(caplog: pytest.LogCaptureFixture) -> None:
-    message = "\x1b[2J\x1b[31mdatabase on fire " + "x" * 2 * MiB
+def test_an_error_text_with_control_bytes_is_escaped_and_cut(caplog: pytest.LogCaptureFixture) -> None:
+    message = "\x1b[2J\x1b[31mdatabase on fire " + "x" * 1000
     session = StubSession({REGISTRY: json_answer({"error_code": "INTERNAL_ERROR", "message": message}, 500)})
     page, detail = read_once(build_collector(session))
     assert errors(page, REGISTRY, "server_error") == 1
-    assert "\\x1b[31mdatabase on fire xxx" in detail and "[truncated]" in detail
+    assert "HTTP 500 \\x1b[2J\\x1b[31mdatabase on fire xxx" in detail and "[truncated]" in detail
     assert len(detail) < 400 and "\x1b" not in detail
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "\x1b" not in logged and len(logged) < 1000
+
+
+def test_a_huge_error_body_is_read_only_in_part_and_stays_a_server_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    body = CountingBody(2 * MiB, fill=b"<p>bad gateway")
+    page, detail = read_once(build_collector(StubSession({REGISTRY: (502, {}, body)})))
+    assert errors(page, REGISTRY, "server_error") == 1 and errors(page, REGISTRY, "too_large") == 0
+    assert body.read_bytes <= 128 * 1024
+    assert "HTTP 502 <p>bad gateway<p>bad" in detail and len(detail) < 400
+    assert len("\n".join(r.getMessage() for r in caplog.records)) < 1000
 
 
 def redirecting(to: str, status: int = 302) -> StubServer:

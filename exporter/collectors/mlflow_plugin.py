@@ -41,14 +41,9 @@ from exporter.collectors.mlflow import MlflowCollector, MlflowSettings
 from exporter.collectors.mlflow_rows import MonitoringKeys, RegistryCaps
 from exporter.plugin import BuildContext
 from exporter.sources.mlflow import MlflowSource
-from exporter.sources.mlflow_http import (
-    DEFAULT_MAX_BODY_BYTES,
-    Credentials,
-    MlflowHttp,
-    RequestStats,
-    Tls,
-)
+from exporter.sources.mlflow_http import DEFAULT_MAX_BODY_BYTES, Credentials, MlflowHttp, Tls
 from exporter.sources.mlflow_reads import MonitoringQuery, TrainingQuery
+from exporter.sources.mlflow_stats import RequestStats
 from exporter.validate import Section
 
 DEFAULT_WINDOWS = ("1d", "7d")

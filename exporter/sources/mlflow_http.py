@@ -1,13 +1,12 @@
 """The MLflow REST API over `requests`: auth and TLS as the official client does them, errors sorted
-by kind, pagination that cannot loop, and per-endpoint request accounting for the availability SLI."""
+by kind, bounded reads (body size, same-origin redirects, one timeout per call), pagination that cannot
+loop, and every call counted per endpoint for the availability SLI."""
 
 from __future__ import annotations
 
 import base64
-import bisect
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,34 +18,21 @@ import urllib3
 
 from exporter import __version__
 from exporter.sources.mlflow_json import Malformed, Obj
-from exporter.textsafe import safe_message
+from exporter.sources.mlflow_stats import RequestStats
+from exporter.textsafe import MESSAGE_LIMIT, safe_message
 
 API_PREFIX = "/api/2.0/mlflow/"
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_REDIRECTS = 3
 CHUNK_BYTES = 64 * 1024
+ERROR_BODY_BYTES = 64 * 1024
+_OVER_CAP = "over the {} byte cap: raise mlflow.max_body_bytes or lower mlflow.page_size"
 T = TypeVar("T")
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-# Every kind is exported from the first request on, so rate() over them never starts from nothing.
 _CAUSE = re.compile(r"\[(?:Errno [^\]]+|SSL: [^\]]+)\][^'\")]*")
-ERROR_KINDS = (
-    "connection",
-    "timeout",
-    "tls",
-    "unauthorized",
-    "forbidden",
-    "not_found",
-    "client_error",
-    "server_error",
-    "malformed",
-    "too_large",
-    "redirect",
-    "pagination",
-)
 
 
 class MlflowError(Exception):
-    """A failed MLflow call; `kind` is one of ERROR_KINDS."""
+    """A failed MLflow call; `kind` is one of mlflow_stats.ERROR_KINDS."""
 
     def __init__(self, kind: str, endpoint: str, message: str) -> None:
         # Upstream text (error messages, Locations) reaches logs and /health: one line, bounded, printable.
@@ -92,59 +78,6 @@ class Tls:
 
     verify: bool | str = True
     cert: str | tuple[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class EndpointStats:
-    endpoint: str
-    requests: int
-    errors: dict[str, int]
-    buckets: list[tuple[str, float]]  # cumulative, ending with +Inf
-    duration_sum: float
-
-
-class _Accumulator:
-    def __init__(self) -> None:
-        self.requests = 0
-        self.errors = dict.fromkeys(ERROR_KINDS, 0)
-        self.bucket_counts = [0] * (len(DURATION_BUCKETS) + 1)
-        self.duration_sum = 0.0
-
-
-class RequestStats:
-    """Counters and a duration histogram per endpoint, kept for the life of the process (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_endpoint: dict[str, _Accumulator] = {}
-
-    def _get(self, endpoint: str) -> _Accumulator:
-        return self._by_endpoint.setdefault(endpoint, _Accumulator())
-
-    def observe(self, endpoint: str, seconds: float, error_kind: str | None) -> None:
-        with self._lock:
-            acc = self._get(endpoint)
-            acc.requests += 1
-            acc.bucket_counts[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1
-            acc.duration_sum += seconds
-            if error_kind:
-                acc.errors[error_kind] += 1
-
-    def error(self, endpoint: str, kind: str) -> None:
-        """Count an error found after the request itself succeeded (a looping page token)."""
-        with self._lock:
-            self._get(endpoint).errors[kind] += 1
-
-    def snapshot(self) -> list[EndpointStats]:
-        with self._lock:
-            out = []
-            for endpoint, acc in sorted(self._by_endpoint.items()):
-                running, buckets = 0, []
-                for bound, count in zip((*DURATION_BUCKETS, float("inf")), acc.bucket_counts, strict=True):
-                    running += count
-                    buckets.append(("+Inf" if bound == float("inf") else str(bound), float(running)))
-                out.append(EndpointStats(endpoint, acc.requests, dict(acc.errors), buckets, acc.duration_sum))
-            return out
 
 
 def _kind_of_status(status: int, body: Any) -> str:
@@ -233,10 +166,8 @@ class MlflowHttp:
         except (ValueError, RecursionError):  # RecursionError: nesting deeper than the decoder's stack
             data = None
         if not 200 <= status < 300:
-            message = data.get("message") if isinstance(data, dict) else None
-            self._fail(
-                endpoint, started, _kind_of_status(status, data), f"HTTP {status} {message or ''}".strip()
-            )
+            message = f"HTTP {status} {_error_text(data, content)}".strip()
+            self._fail(endpoint, started, _kind_of_status(status, data), message)
         if not isinstance(data, dict):
             self._fail(endpoint, started, "malformed", f"HTTP {status} body is not a JSON object")
         self.stats.observe(endpoint, self._timer() - started, None)
@@ -261,7 +192,11 @@ class MlflowHttp:
             )
             with response:
                 if not response.is_redirect:
-                    return response.status_code, self._read(response, started)
+                    status = response.status_code
+                    if 200 <= status < 300:
+                        return status, self._read(response, started, self.max_body_bytes)
+                    # An error's body only gives its text: cut, not refused, so a 500 stays a server_error.
+                    return status, self._read(response, started, ERROR_BODY_BYTES, cut=True)
                 target = self._redirect_target(url, response)
             url, params = target, None  # the Location carries its own query
             if response.status_code == 303:
@@ -276,16 +211,19 @@ class MlflowHttp:
             raise _Refused("redirect", f"HTTP {response.status_code} to {where}: another host, not followed")
         return target
 
-    def _read(self, response: requests.Response, started: float) -> bytes:
-        """The body, read in chunks up to the cap and within the request timeout overall."""
+    def _read(self, response: requests.Response, started: float, cap: int, cut: bool = False) -> bytes:
+        """The body, read in chunks up to `cap` (over it: refused, or `cut` there) and within the request
+        timeout overall."""
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise _Refused("too_large", f"body of {declared} bytes over the {self.max_body_bytes} byte cap")
+        if not cut and declared.isdigit() and int(declared) > cap:
+            raise _Refused("too_large", f"body of {declared} bytes {_OVER_CAP.format(cap)}")
         content = bytearray()
         for chunk in response.iter_content(CHUNK_BYTES):
             content += chunk
-            if len(content) > self.max_body_bytes:
-                raise _Refused("too_large", f"body over the {self.max_body_bytes} byte cap")
+            if len(content) > cap:
+                if cut:
+                    return bytes(content[:cap])
+                raise _Refused("too_large", f"body {_OVER_CAP.format(cap)}")
             if self._timer() - started > self._timeout:  # a trickle that never trips the read timeout
                 raise _Refused("timeout", f"body not read within {self._timeout:g}s")
         return bytes(content)
@@ -339,6 +277,13 @@ class _Refused(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+def _error_text(data: Any, content: bytes) -> str:
+    """MLflow's `message`, else the start of a body that is not JSON (a proxy's HTML or plain text)."""
+    if isinstance(data, dict):
+        return str(data.get("message") or "")
+    return content[: MESSAGE_LIMIT * 4].decode("utf-8", "replace")
 
 
 def _timed_out_reading(exc: requests.exceptions.RequestException) -> bool:
