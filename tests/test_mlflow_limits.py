@@ -106,6 +106,23 @@ def test_redirects_on_the_same_host_are_followed_a_few_times_only() -> None:
     assert f"more than {MAX_REDIRECTS} redirects" in detail
 
 
+@pytest.mark.parametrize(
+    ("location", "fragment"),
+    [
+        ("http://[::1/x", "unreadable Location"),
+        ("http://127.0.0.1:99999/x", "another host"),
+        ("//elsewhere.test/x", "to http://elsewhere.test: another host"),
+        ("https://127.0.0.1/x", "to https://127.0.0.1: another host"),
+        ("", f"more than {MAX_REDIRECTS} redirects"),
+    ],
+)
+def test_odd_locations_are_refused_as_redirects(location: str, fragment: str) -> None:
+    session = StubSession({REGISTRY: (302, {"Location": location}, b"")})
+    page, detail = read_once(build_collector(session, **REGISTRY_ONLY))
+    assert errors(page, REGISTRY, "redirect") == 1
+    assert fragment in detail
+
+
 def test_a_redirect_on_the_same_host_is_followed() -> None:
     def moved(path: str) -> ServerAnswer:
         if path.startswith("/old/"):

@@ -204,9 +204,13 @@ class MlflowHttp:
         raise _Refused("redirect", f"more than {MAX_REDIRECTS} redirects")
 
     def _redirect_target(self, url: str, response: requests.Response) -> str:
-        target = urljoin(url, response.headers["location"])
-        if _origin(target) != _origin(self._base):
-            scheme, host, _ = _origin(target)
+        try:
+            target = urljoin(url, response.headers["location"])
+            origin = _origin(target)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            raise _Refused("redirect", f"HTTP {response.status_code} to an unreadable Location") from None
+        if origin != _origin(self._base):
+            scheme, host, _ = origin
             where = f"{scheme}://{host}"
             raise _Refused("redirect", f"HTTP {response.status_code} to {where}: another host, not followed")
         return target
