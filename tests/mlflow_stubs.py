@@ -146,7 +146,10 @@ class StubSession:
         endpoint = endpoint_of(url)
         with self._lock:
             self.calls.append(endpoint)
-        answer = self.answers.get(endpoint) or json_answer(WELL_FORMED[endpoint])
+        answer = self.answers.get(endpoint) or json_answer(
+            WELL_FORMED.get(endpoint, {"error_code": "ENDPOINT_NOT_FOUND", "message": "no such endpoint"}),
+            200 if endpoint in WELL_FORMED else 404,
+        )
         response = requests.Response()
         response.url = url
         status, headers, body = answer
@@ -163,7 +166,7 @@ class StubSession:
 
 
 def endpoint_of(path: str) -> str:
-    return path.split(API_PREFIX, 1)[1].split("?", 1)[0]
+    return path.split(API_PREFIX, 1)[-1].split("?", 1)[0]
 
 
 class ManualClock:

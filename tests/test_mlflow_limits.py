@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exporter.sources.mlflow_http import API_PREFIX, DEFAULT_MAX_BODY_BYTES, MAX_REDIRECTS
+from exporter.sources.mlflow_stats import ERROR_KINDS
 from tests.helpers import value
 from tests.mlflow_stubs import (
     REGISTRY_ONLY,
@@ -121,6 +122,16 @@ def test_odd_locations_are_refused_as_redirects(location: str, fragment: str) ->
     page, detail = read_once(build_collector(session, **REGISTRY_ONLY))
     assert errors(page, REGISTRY, "redirect") == 1
     assert fragment in detail
+
+
+@settings(deadline=None)
+@given(location=st.text(max_size=40), status=st.sampled_from([301, 302, 303, 307, 308]))
+def test_any_location_is_followed_on_the_same_origin_or_refused(location: str, status: int) -> None:
+    session = StubSession({REGISTRY: (status, {"Location": location}, b"")})
+    page, detail = read_once(build_collector(session, **REGISTRY_ONLY))
+    assert "internal error" not in detail
+    counted = sum(errors(page, REGISTRY, kind) for kind in ERROR_KINDS)
+    assert counted == (0 if value(page, "mlflow_up") == 1 else 1)
 
 
 def test_a_redirect_on_the_same_host_is_followed() -> None:

@@ -7,13 +7,15 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from exporter.sources.mlflow import parse_experiment, parse_model, parse_run, parse_version
+from exporter.sources.mlflow_json import Malformed, Obj
 from tests.helpers import value
 from tests.mlflow_stubs import (
     SECTIONS,
@@ -263,3 +265,19 @@ def test_any_bytes_as_any_answer_are_read_or_fail_by_kind_without_a_traceback(
         assert_failed_by_kind_or_read(page, endpoint)
     else:
         assert errors(page, endpoint, "not_found" if status == 404 else "server_error") >= 1
+
+
+@PROPERTY
+@given(
+    parse=st.sampled_from([parse_model, parse_version, parse_run, parse_experiment]),
+    document=st.dictionaries(st.sampled_from(KNOWN_KEYS), json_values, max_size=6),
+)
+def test_every_parser_returns_its_type_or_raises_malformed(
+    parse: Callable[[Obj], object], document: Any
+) -> None:
+    try:
+        parsed = parse(Obj(document, "item"))
+    except Malformed as exc:
+        assert str(exc).startswith("item")  # names where in the answer
+    else:
+        assert type(parsed).__name__ in ("RegisteredModel", "ModelVersion", "Run", "Experiment")
