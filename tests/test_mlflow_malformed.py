@@ -213,6 +213,14 @@ KNOWN_KEYS = sorted(
     }
     | {"next_page_token", "run_uuid", "error_code", "message"}
 )
+
+
+def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Lists and objects, the objects keyed mostly by the fields the exporter reads."""
+    keys = st.sampled_from(KNOWN_KEYS) | st.text(max_size=4)
+    return st.lists(children, max_size=3) | st.dictionaries(keys, children, max_size=4)
+
+
 json_values = st.recursive(
     st.none()
     | st.booleans()
@@ -221,10 +229,7 @@ json_values = st.recursive(
     | st.floats()
     | st.text(max_size=8)
     | st.sampled_from(["2", "one", "NaN", "Infinity", "1e400", "", "\x1b[31m"]),
-    lambda children: (
-        st.lists(children, max_size=3)
-        | st.dictionaries(st.sampled_from(KNOWN_KEYS) | st.text(max_size=4), children, max_size=4)
-    ),
+    _containers,
     max_leaves=12,
 )
 
