@@ -69,6 +69,16 @@ def test_defaults() -> None:
     assert result.tls.verify is True and result.tls.cert is None
 
 
+def test_answers_are_capped_at_8_mib_unless_configured(tmp_path: Path) -> None:
+    assert settings([f"--mlflow.tracking-uri={URL}"]).max_body_bytes == 8 * 1024 * 1024
+    config = {"mlflow": {"max_body_bytes": 65536}}
+    assert settings([f"--mlflow.tracking-uri={URL}"], config=config, tmp=tmp_path).max_body_bytes == 65536
+    found = problems(
+        ["--collector.mlflow", f"--mlflow.tracking-uri={URL}"], {"mlflow": {"max_body_bytes": 10}}, tmp_path
+    )
+    assert len(found) == 1 and found[0].startswith("mlflow.max_body_bytes:")
+
+
 def test_repeated_experiment_flags_replace_the_configured_list(tmp_path: Path) -> None:
     config = {"mlflow": {"training": {"experiments": ["from-config"]}}}
     argv = [f"--mlflow.tracking-uri={URL}", "--mlflow.experiment=a", "--mlflow.experiment=b"]

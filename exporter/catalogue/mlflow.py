@@ -17,8 +17,12 @@ the last good snapshot of each section (`registry`, `baseline`, `training`, `mon
   still RUNNING or SCHEDULED. Success ratio: `FINISHED / (FINISHED + FAILED + KILLED)`.
 - Registry availability SLI: the failed requests are
   `mlflow_request_errors_total{kind=~"connection|timeout|tls|server_error|malformed"}`, out of
-  `mlflow_requests_total`. Other kinds (401/403, not found, pagination) are the exporter's configuration or
-  the server's data, not the registry being down.
+  `mlflow_requests_total`. Other kinds (401/403, not found, pagination, too_large, redirect) are the
+  exporter's configuration or the server's data, not the registry being down.
+- Robustness: every answer is read streamed up to `mlflow.max_body_bytes` (default 8 MiB); redirects are
+  followed only on the tracking server's own origin, at most 3 times; sections are read concurrently, so a
+  hung server shows as `mlflow_up 0` after one `request_timeout`. An answer of an unexpected shape fails only
+  its section and counts as `malformed`.
 - Label values are stripped of control characters and cut to `mlflow.max_label_length` (default 128); a value
   that had to change ends in `~` and 8 hex digits of its hash, so distinct values stay distinct.
 """
@@ -57,8 +61,10 @@ REQUESTS = _spec(
 REQUEST_ERRORS = _spec(
     "mlflow_request_errors_total",
     "counter",
-    "Failed MLflow requests by kind: connection, timeout, tls, server_error and malformed are the registry's "
-    "fault (the SLI's failures); unauthorized, forbidden, not_found, client_error and pagination are not.",
+    "Failed MLflow requests by kind: connection, timeout, tls, server_error and malformed (an answer of "
+    "an unexpected shape or type, at any depth) are the registry's fault (the SLI's failures); "
+    "unauthorized, forbidden, not_found, client_error, pagination, too_large (an answer over "
+    "mlflow.max_body_bytes) and redirect (to another host, or too many) are not.",
     ("endpoint", "kind"),
 )
 REQUEST_DURATION = _spec(

@@ -12,6 +12,7 @@ Sample output:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -33,7 +34,7 @@ from exporter.collectors.mlflow_rows import (
     training_rows,
 )
 from exporter.sources.mlflow import MlflowSource, Registry, Run
-from exporter.sources.mlflow_http import MlflowError, Tls
+from exporter.sources.mlflow_http import DEFAULT_MAX_BODY_BYTES, MlflowError, Tls
 from exporter.sources.mlflow_reads import (
     MonitoringQuery,
     TrainingQuery,
@@ -41,6 +42,7 @@ from exporter.sources.mlflow_reads import (
     read_monitoring,
     read_training,
 )
+from exporter.textsafe import safe_message
 
 log = logging.getLogger("exporter.collectors.mlflow")
 
@@ -60,6 +62,7 @@ class MlflowSettings:
     windows: tuple[tuple[str, float], ...]
     monitoring: MonitoringQuery
     monitoring_keys: MonitoringKeys
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     @property
     def monitoring_enabled(self) -> bool:
@@ -93,6 +96,17 @@ class State:
 
 
 Reader = Callable[[float, Mapping[str, Section]], tuple[Section | None, list[str]]]
+Chain = list[tuple[str, Reader]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one section's read gave: new data (None: nothing new), one-line notes, or the error."""
+
+    name: str
+    section: Section | None = None
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
 
 
 class MlflowCollector:
@@ -111,14 +125,17 @@ class MlflowCollector:
         self._wall_clock = wall_clock
         self._state = State()
         self._baseline_cache: dict[str, Run] = {}
-        readers: list[tuple[str, Reader]] = [("registry", self._read_registry)]
+        # Chains run concurrently, so a hung server shows after one request timeout, not one per section;
+        # within a chain a section reads after the one it needs (the baseline needs this refresh's registry).
+        registry: Chain = [("registry", self._read_registry)]
         if settings.baseline_metrics:
-            readers.append(("baseline", self._read_baseline))
+            registry.append(("baseline", self._read_baseline))
+        chains = [registry]
         if settings.training.enabled:
-            readers.append(("training", self._read_training))
+            chains.append([("training", self._read_training)])
         if settings.monitoring_enabled:
-            readers.append(("monitoring", self._read_monitoring))
-        self._readers = readers
+            chains.append([("monitoring", self._read_monitoring)])
+        self._chains = chains
         self.refresh = BackgroundRefresh(
             self._refresh, settings.refresh_interval, settings.scrape_wait, clock, "mlflow-refresh"
         )
@@ -149,6 +166,44 @@ class MlflowCollector:
             f"monitoring experiment {name!r} not found" for name in monitoring.missing
         ]
 
+    def _read_chain(self, chain: Chain, now: float, previous: Mapping[str, Section]) -> list[Outcome]:
+        """Each section of the chain in order; after a failure the rest is not read (its last good data
+        stays served)."""
+        sections = dict(previous)
+        out: list[Outcome] = []
+        for name, read in chain:
+            try:
+                section, notes = read(now, sections)
+                if section is not None:
+                    sections[name] = section = _with_families(section)
+            except MlflowError as exc:
+                out.append(Outcome(name, error=f"{name}: {exc}"))
+                break
+            except Exception as exc:  # a bug must show as a failed section, not as data that stops ageing
+                log.exception("mlflow: reading %s failed unexpectedly", name)
+                error = f"{type(exc).__name__}: {safe_message(exc)}"
+                out.append(Outcome(name, error=f"{name}: internal error: {error}"))
+                break
+            out.append(Outcome(name, section, notes))
+        return out
+
+    def _read_all(self, now: float, previous: Mapping[str, Section]) -> list[Outcome]:
+        """Every chain on its own daemon thread (a request still hanging never holds up the exit)."""
+        results: list[list[Outcome]] = [[] for _ in self._chains]
+
+        def run(index: int) -> None:
+            results[index] = self._read_chain(self._chains[index], now, previous)
+
+        threads = [
+            threading.Thread(target=run, args=(index,), name=f"mlflow-read-{chain[0][0]}", daemon=True)
+            for index, chain in enumerate(self._chains)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return [outcome for chain in results for outcome in chain]
+
     def _refresh(self) -> None:
         started, now = self._clock(), self._wall_clock()
         previous = self._state
@@ -156,22 +211,15 @@ class MlflowCollector:
         dropped = dict(previous.dropped)
         problems: list[str] = []
         failed = False
-        for name, read in self._readers:
-            try:
-                section, notes = read(now, sections)
-            except MlflowError as exc:
+        for outcome in self._read_all(now, previous.sections):
+            if outcome.error is not None:
                 failed = True
-                problems.append(f"{name}: {exc}")
+                problems.append(outcome.error)
                 continue
-            except Exception as exc:  # a bug must show as a failed section, not as data that stops ageing
-                log.exception("mlflow: reading %s failed unexpectedly", name)
-                failed = True
-                problems.append(f"{name}: internal error: {type(exc).__name__}: {exc}")
-                continue
-            problems += notes
-            if section is not None:
-                sections[name] = _with_families(section)
-                for what, count in section.rows.dropped.items():
+            problems += outcome.notes
+            if outcome.section is not None:
+                sections[outcome.name] = outcome.section
+                for what, count in outcome.section.rows.dropped.items():
                     dropped[what] = dropped.get(what, 0) + count
         state = State(sections, not failed, tuple(problems), self._clock() - started, dropped)
         if state.problems != previous.problems:

@@ -7,6 +7,7 @@
       request_timeout: 10s
       page_size: 1000                             # max_results per page
       max_pages: 100                              # per listing; more (or a repeated token) is an error
+      max_body_bytes: 8388608                     # per answer; a bigger one fails its section (too_large)
       max_label_length: 128
       tls: {ca_file: /ca.pem, cert_file: /c.pem, key_file: /k.pem, insecure_skip_verify: false}
       registry: {max_models: 1000, max_versions_per_model: 50, baseline_metrics: [val_auc]}
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 import requests
@@ -40,8 +41,9 @@ from exporter.collectors.mlflow import MlflowCollector, MlflowSettings
 from exporter.collectors.mlflow_rows import MonitoringKeys, RegistryCaps
 from exporter.plugin import BuildContext
 from exporter.sources.mlflow import MlflowSource
-from exporter.sources.mlflow_http import Credentials, MlflowHttp, RequestStats, Tls
+from exporter.sources.mlflow_http import DEFAULT_MAX_BODY_BYTES, Credentials, MlflowHttp, Tls
 from exporter.sources.mlflow_reads import MonitoringQuery, TrainingQuery
+from exporter.sources.mlflow_stats import RequestStats
 from exporter.validate import Section
 
 DEFAULT_WINDOWS = ("1d", "7d")
@@ -246,20 +248,34 @@ class MlflowPlugin:
             windows=windows,
             monitoring=monitoring_query,
             monitoring_keys=keys,
+            max_body_bytes=section.integer("max_body_bytes", DEFAULT_MAX_BODY_BYTES, minimum=1024),
         )
 
     def build(self, settings: MlflowSettings, ctx: BuildContext) -> MlflowCollector:
-        http = MlflowHttp(
-            settings.tracking_uri,
-            requests.Session(),
-            Credentials.from_environ(ctx.environ),
-            settings.tls,
-            settings.request_timeout,
-            RequestStats(),
-            page_size=settings.page_size,
-            max_pages=settings.max_pages,
-        )
-        return MlflowCollector(settings, MlflowSource(http), clock=ctx.clock, wall_clock=ctx.wall_clock)
+        credentials = Credentials.from_environ(ctx.environ)
+        return build_collector(settings, requests.Session(), credentials, ctx.clock, ctx.wall_clock)
+
+
+def build_collector(
+    settings: MlflowSettings,
+    session: requests.Session,
+    credentials: Credentials,
+    clock: Callable[[], float],
+    wall_clock: Callable[[], float],
+) -> MlflowCollector:
+    """The collector and its HTTP client, wired from settings; the session and clocks are the boundaries."""
+    http = MlflowHttp(
+        settings.tracking_uri,
+        session,
+        credentials,
+        settings.tls,
+        settings.request_timeout,
+        RequestStats(),
+        page_size=settings.page_size,
+        max_pages=settings.max_pages,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    return MlflowCollector(settings, MlflowSource(http), clock=clock, wall_clock=wall_clock)
 
 
 MLFLOW_PLUGIN = MlflowPlugin()

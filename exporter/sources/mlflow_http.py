@@ -1,45 +1,42 @@
 """The MLflow REST API over `requests`: auth and TLS as the official client does them, errors sorted
-by kind, pagination that cannot loop, and per-endpoint request accounting for the availability SLI."""
+by kind, bounded reads (body size, same-origin redirects, one timeout per call), pagination that cannot
+loop, and every call counted per endpoint for the availability SLI."""
 
 from __future__ import annotations
 
 import base64
-import bisect
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
 from exporter import __version__
+from exporter.sources.mlflow_json import Malformed, Obj
+from exporter.sources.mlflow_stats import RequestStats
+from exporter.textsafe import MESSAGE_LIMIT, safe_message
 
 API_PREFIX = "/api/2.0/mlflow/"
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-# Every kind is exported from the first request on, so rate() over them never starts from nothing.
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_REDIRECTS = 3
+CHUNK_BYTES = 64 * 1024
+ERROR_BODY_BYTES = 64 * 1024
+_OVER_CAP = "over the {} byte cap: raise mlflow.max_body_bytes or lower mlflow.page_size"
+T = TypeVar("T")
 _CAUSE = re.compile(r"\[(?:Errno [^\]]+|SSL: [^\]]+)\][^'\")]*")
-ERROR_KINDS = (
-    "connection",
-    "timeout",
-    "tls",
-    "unauthorized",
-    "forbidden",
-    "not_found",
-    "client_error",
-    "server_error",
-    "malformed",
-    "pagination",
-)
 
 
 class MlflowError(Exception):
-    """A failed MLflow call; `kind` is one of ERROR_KINDS."""
+    """A failed MLflow call; `kind` is one of mlflow_stats.ERROR_KINDS."""
 
     def __init__(self, kind: str, endpoint: str, message: str) -> None:
-        super().__init__(f"{endpoint}: {kind}: {message}")
+        # Upstream text (error messages, Locations) reaches logs and /health: one line, bounded, printable.
+        super().__init__(f"{endpoint}: {kind}: {safe_message(message)}")
         self.kind = kind
         self.endpoint = endpoint
 
@@ -83,59 +80,6 @@ class Tls:
     cert: str | tuple[str, str] | None = None
 
 
-@dataclass(frozen=True)
-class EndpointStats:
-    endpoint: str
-    requests: int
-    errors: dict[str, int]
-    buckets: list[tuple[str, float]]  # cumulative, ending with +Inf
-    duration_sum: float
-
-
-class _Accumulator:
-    def __init__(self) -> None:
-        self.requests = 0
-        self.errors = dict.fromkeys(ERROR_KINDS, 0)
-        self.bucket_counts = [0] * (len(DURATION_BUCKETS) + 1)
-        self.duration_sum = 0.0
-
-
-class RequestStats:
-    """Counters and a duration histogram per endpoint, kept for the life of the process (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_endpoint: dict[str, _Accumulator] = {}
-
-    def _get(self, endpoint: str) -> _Accumulator:
-        return self._by_endpoint.setdefault(endpoint, _Accumulator())
-
-    def observe(self, endpoint: str, seconds: float, error_kind: str | None) -> None:
-        with self._lock:
-            acc = self._get(endpoint)
-            acc.requests += 1
-            acc.bucket_counts[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1
-            acc.duration_sum += seconds
-            if error_kind:
-                acc.errors[error_kind] += 1
-
-    def error(self, endpoint: str, kind: str) -> None:
-        """Count an error found after the request itself succeeded (a looping page token)."""
-        with self._lock:
-            self._get(endpoint).errors[kind] += 1
-
-    def snapshot(self) -> list[EndpointStats]:
-        with self._lock:
-            out = []
-            for endpoint, acc in sorted(self._by_endpoint.items()):
-                running, buckets = 0, []
-                for bound, count in zip((*DURATION_BUCKETS, float("inf")), acc.bucket_counts, strict=True):
-                    running += count
-                    buckets.append(("+Inf" if bound == float("inf") else str(bound), float(running)))
-                out.append(EndpointStats(endpoint, acc.requests, dict(acc.errors), buckets, acc.duration_sum))
-            return out
-
-
 def _kind_of_status(status: int, body: Any) -> str:
     if status == 401:
         return "unauthorized"
@@ -146,8 +90,21 @@ def _kind_of_status(status: int, body: Any) -> str:
     return "server_error" if status >= 500 else "client_error"
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # a Location with a port beyond 65535 goes nowhere we know
+        port = -1
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or ""), port or default
+
+
 class MlflowHttp:
-    """Calls `<tracking uri>/api/2.0/mlflow/<endpoint>`; every failure becomes an MlflowError."""
+    """Calls `<tracking uri>/api/2.0/mlflow/<endpoint>`; every failure becomes an MlflowError.
+
+    Bodies are read streamed up to `max_body_bytes`; redirects are followed only on the tracking server's
+    own origin, at most MAX_REDIRECTS times, so credentials never travel to another host."""
 
     def __init__(
         self,
@@ -159,6 +116,7 @@ class MlflowHttp:
         stats: RequestStats,
         page_size: int = 1000,
         max_pages: int = 100,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._base = tracking_uri.rstrip("/") + API_PREFIX
@@ -169,61 +127,125 @@ class MlflowHttp:
         self.stats = stats
         self.page_size = page_size
         self.max_pages = max_pages
+        self.max_body_bytes = max_body_bytes
         self._timer = timer
 
     def close(self) -> None:
         self._session.close()
 
-    def get(self, endpoint: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        return self._call("GET", endpoint, params=params)
+    def get(self, endpoint: str, params: Mapping[str, Any], parse: Callable[[Obj], T]) -> T:
+        """One GET, its answer read with `parse`; a shape `parse` rejects is a counted malformed error."""
+        body = self._call("GET", endpoint, params=params)
+        return self._parsed(endpoint, parse, body)
 
-    def post(self, endpoint: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self._call("POST", endpoint, body=body)
+    def _parsed(self, endpoint: str, parse: Callable[[Obj], T], node: Obj) -> T:
+        try:
+            return parse(node)
+        except Malformed as exc:
+            self.stats.error(endpoint, "malformed")
+            raise MlflowError("malformed", endpoint, str(exc)) from None
 
     def _call(
         self, method: str, endpoint: str, params: Mapping[str, Any] | None = None, body: Any = None
-    ) -> dict[str, Any]:
+    ) -> Obj:
         started = self._timer()
         try:
+            status, content = self._exchange(method, self._base + endpoint, params, body, started)
+        except _Refused as refused:
+            self._fail(endpoint, started, refused.kind, refused.message)
+        except requests.exceptions.SSLError as exc:
+            self._fail(endpoint, started, "tls", _short(exc))
+        except requests.exceptions.Timeout:
+            self._fail(endpoint, started, "timeout", f"no answer within {self._timeout:g}s")
+        except requests.exceptions.RequestException as exc:
+            if _timed_out_reading(exc):
+                self._fail(endpoint, started, "timeout", f"no answer within {self._timeout:g}s")
+            self._fail(endpoint, started, "connection", _short(exc))
+        try:
+            data = json.loads(content) if content.strip() else {}
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the decoder's stack
+            data = None
+        if not 200 <= status < 300:
+            message = f"HTTP {status} {_error_text(data, content)}".strip()
+            self._fail(endpoint, started, _kind_of_status(status, data), message)
+        if not isinstance(data, dict):
+            self._fail(endpoint, started, "malformed", f"HTTP {status} body is not a JSON object")
+        self.stats.observe(endpoint, self._timer() - started, None)
+        return Obj(data)
+
+    def _exchange(
+        self, method: str, url: str, params: Mapping[str, Any] | None, body: Any, started: float
+    ) -> tuple[int, bytes]:
+        """Status and body of one call, following same-origin redirects."""
+        for _ in range(MAX_REDIRECTS + 1):
             response = self._session.request(
                 method,
-                self._base + endpoint,
+                url,
                 params=params,
                 json=body,
                 headers=self._headers,
                 timeout=self._timeout,
                 verify=self._tls.verify,
                 cert=self._tls.cert,
+                allow_redirects=False,
+                stream=True,
             )
-            status, text = response.status_code, response.text
-        except requests.exceptions.SSLError as exc:
-            self._fail(endpoint, started, "tls", _short(exc))
-        except requests.exceptions.Timeout:
-            self._fail(endpoint, started, "timeout", f"no answer within {self._timeout:g}s")
-        except requests.exceptions.RequestException as exc:
-            self._fail(endpoint, started, "connection", _short(exc))
+            with response:
+                if not response.is_redirect:
+                    status = response.status_code
+                    if 200 <= status < 300:
+                        return status, self._read(response, started, self.max_body_bytes)
+                    # An error's body only gives its text: cut, not refused, so a 500 stays a server_error.
+                    return status, self._read(response, started, ERROR_BODY_BYTES, cut=True)
+                target = self._redirect_target(url, response)
+            url, params = target, None  # the Location carries its own query
+            if response.status_code == 303:
+                method, body = "GET", None
+        raise _Refused("redirect", f"more than {MAX_REDIRECTS} redirects")
+
+    def _redirect_target(self, url: str, response: requests.Response) -> str:
         try:
-            data = json.loads(text) if text.strip() else {}
-        except ValueError:
-            data = None
-        if not 200 <= status < 300:
-            message = data.get("message") if isinstance(data, dict) else None
-            self._fail(
-                endpoint, started, _kind_of_status(status, data), f"HTTP {status} {message or ''}".strip()
-            )
-        if not isinstance(data, dict):
-            self._fail(endpoint, started, "malformed", f"HTTP {status} body is not a JSON object")
-        self.stats.observe(endpoint, self._timer() - started, None)
-        return data
+            target = urljoin(url, response.headers["location"])
+            origin = _origin(target)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            raise _Refused("redirect", f"HTTP {response.status_code} to an unreadable Location") from None
+        if origin != _origin(self._base):
+            scheme, host, _ = origin
+            where = f"{scheme}://{host}"
+            raise _Refused("redirect", f"HTTP {response.status_code} to {where}: another host, not followed")
+        return target
+
+    def _read(self, response: requests.Response, started: float, cap: int, cut: bool = False) -> bytes:
+        """The body, read in chunks up to `cap` (over it: refused, or `cut` there) and within the request
+        timeout overall."""
+        declared = response.headers.get("content-length", "")
+        if not cut and declared.isdigit() and int(declared) > cap:
+            raise _Refused("too_large", f"body of {declared} bytes {_OVER_CAP.format(cap)}")
+        content = bytearray()
+        for chunk in response.iter_content(CHUNK_BYTES):
+            content += chunk
+            if len(content) > cap:
+                if cut:
+                    return bytes(content[:cap])
+                raise _Refused("too_large", f"body {_OVER_CAP.format(cap)}")
+            if self._timer() - started > self._timeout:  # a trickle that never trips the read timeout
+                raise _Refused("timeout", f"body not read within {self._timeout:g}s")
+        return bytes(content)
 
     def _fail(self, endpoint: str, started: float, kind: str, message: str) -> NoReturn:
         self.stats.observe(endpoint, self._timer() - started, kind)
         raise MlflowError(kind, endpoint, message)
 
     def pages(
-        self, method: str, endpoint: str, items_key: str, query: Mapping[str, Any], limit: int | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Yield items across pages; a repeated page token or more than `max_pages` pages is an error.
+        self,
+        method: str,
+        endpoint: str,
+        items_key: str,
+        query: Mapping[str, Any],
+        parse: Callable[[Obj], T],
+        limit: int | None = None,
+    ) -> Iterator[T]:
+        """Yield parsed items across pages; a repeated page token or more than `max_pages` pages is an error.
 
         With `limit`, stop after that many items (no error): callers that only want the newest N."""
         token: str | None = None
@@ -235,27 +257,42 @@ class MlflowHttp:
             page = (
                 self._call(method, endpoint, params=request)
                 if method == "GET"
-                else self.post(endpoint, request)
+                else self._call(method, endpoint, body=request)
             )
-            items = page.get(items_key, [])
-            if not isinstance(items, list):
-                self.stats.error(endpoint, "malformed")
-                raise MlflowError("malformed", endpoint, f"{items_key} is not a list")
+            items = self._parsed(endpoint, lambda node: node.objects(items_key), page)
+            token = self._parsed(endpoint, lambda node: node.text("next_page_token", ""), page) or None
             for item in items:
-                if not isinstance(item, dict):
-                    self.stats.error(endpoint, "malformed")
-                    raise MlflowError("malformed", endpoint, f"an entry of {items_key} is not an object")
-                yield item
+                yield self._parsed(endpoint, parse, item)
             yielded += len(items)
-            token = page.get("next_page_token") or None
             if token is None or (limit is not None and yielded >= limit):
                 return
-            if not isinstance(token, str) or token in seen:
+            if token in seen:
                 self.stats.error(endpoint, "pagination")
                 raise MlflowError("pagination", endpoint, "the server repeated a page token")
             seen.add(token)
         self.stats.error(endpoint, "pagination")
         raise MlflowError("pagination", endpoint, f"more than {self.max_pages} pages")
+
+
+class _Refused(Exception):
+    """A call given up on by this client (redirect elsewhere, body over the cap), as an error kind."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def _error_text(data: Any, content: bytes) -> str:
+    """MLflow's `message`, else the start of a body that is not JSON (a proxy's HTML or plain text)."""
+    if isinstance(data, dict):
+        return str(data.get("message") or "")
+    return content[: MESSAGE_LIMIT * 4].decode("utf-8", "replace")
+
+
+def _timed_out_reading(exc: requests.exceptions.RequestException) -> bool:
+    """requests reports a read timeout inside the body as a ConnectionError wrapping urllib3's."""
+    return any(isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in exc.args)
 
 
 def _short(exc: Exception) -> str:
@@ -265,4 +302,4 @@ def _short(exc: Exception) -> str:
     cause = _CAUSE.search(text)
     if cause:
         return cause.group(0).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+    return text or type(exc).__name__
