@@ -7,9 +7,11 @@ API (`GET /v1/models/{name}`) on every scrape. Latencies are converted exactly f
 Every per-instance series carries `target` (the REST base URL) and `namespace`/`pod`, which are empty (that
 is, absent in PromQL) for statically configured targets. The `version` label on request and latency series is
 the one AVAILABLE version of the model when there is exactly one; it is empty (absent in PromQL) while a model
-has no or several AVAILABLE versions (a rollout in progress) or when its status could not be read at this
-scrape. TF Serving's counters are per model, not per version: after a rollout the new version's series starts
-at the model's running total, so compare versions with `rate()`, never with raw values.
+has no or several AVAILABLE versions (a rollout in progress). When a model's status cannot be read at a
+scrape, the version read last keeps labelling its traffic for up to 10 minutes, so one failed call does not
+change the series' labels. TF Serving's counters are per model, not per version: after a rollout the new
+version's series starts at the model's running total, so compare versions with `rate()`, never with raw
+values.
 """
 
 from exporter.catalogue.spec import MetricSpec
@@ -133,7 +135,20 @@ TARGET_ERRORS = MetricSpec(
     "tfserving_target_errors_total",
     "counter",
     "Scrapes of the target that failed since the exporter started, by reason (timeout, connection, "
-    "http_status, too_large, truncated, invalid_body, model_not_found); one scrape counts once per reason.",
+    "http_status, too_large, truncated, invalid_body, model_not_found; no_request_data: the page holds no "
+    "metric, or no request counts while models are configured; dropped_lines: lines of the request count "
+    "or latency families could not be used); one scrape counts once per reason.",
+    (*TARGET, "reason"),
+    collector="tfserving",
+)
+PAGE_LINES_DROPPED = MetricSpec(
+    "tfserving_page_lines_dropped_total",
+    "counter",
+    "Lines of the target's metrics page that could not be used, by reason: malformed (not a sample line, "
+    "a value that is not a number, a cut-off last line), too_long (a line over 4096 or a label value over "
+    "256 characters), invalid_value (a counter that is negative, NaN or infinite), invalid_histogram "
+    "(all lines of a series whose buckets are missing +Inf, decrease or disagree with _count), duplicate "
+    "(a series repeated: the first is kept). Lines of families the exporter does not use are not read.",
     (*TARGET, "reason"),
     collector="tfserving",
 )
@@ -167,6 +182,7 @@ METRICS = (
     TARGET_DURATION,
     TARGET_LAST_SUCCESS,
     TARGET_ERRORS,
+    PAGE_LINES_DROPPED,
     DISCOVERY_SUCCESS,
     DISCOVERED_TARGETS,
 )
