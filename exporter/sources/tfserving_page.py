@@ -166,10 +166,13 @@ def parse_page(text: str) -> ServingPage:
         cut = text.rfind("\n") + 1
         page.drop("malformed", _family_of(text[cut:]))
         text = text[:cut]
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str]] = set()  # counter series by family and label text
+    # Histogram series by family and label text without `le` (bucket lines repeat it: labels parsed once),
+    # for the whole page: a series split by a stray TYPE line is joined again.
+    pending: dict[tuple[str, str], HistogramBuilder] = {}
     # Sections are found, not split off: only the families used are copied out of the page.
     at = 0 if text.startswith("# TYPE ") else _next_type_line(text, 0)
-    _parse_lines(page, "", "", text[:at].split("\n"), seen)
+    _parse_lines(page, "", "", text[:at].split("\n"), seen, pending)
     while at < len(text):  # `at`: where a `# TYPE` line starts
         end = text.find("\n", at)  # found: the page ends with a newline
         stop = _next_type_line(text, end)
@@ -183,8 +186,9 @@ def parse_page(text: str) -> ServingPage:
             if family:
                 page.declared.add(family)
         if family or _holds_other_names(text, end + 1, stop, name):
-            _parse_lines(page, family, family_type, text[end + 1 : stop].split("\n"), seen)
+            _parse_lines(page, family, family_type, text[end + 1 : stop].split("\n"), seen, pending)
         at = stop
+    _build(page, pending)
     return page
 
 
@@ -213,29 +217,31 @@ def _holds_other_names(text: str, start: int, stop: int, name: str) -> bool:
 
 
 def _parse_lines(
-    page: ServingPage, family: str, family_type: str, lines: list[str], seen: set[tuple[str, str]]
+    page: ServingPage,
+    family: str,
+    family_type: str,
+    lines: list[str],
+    seen: set[tuple[str, str]],
+    pending: dict[tuple[str, str], HistogramBuilder],
 ) -> None:
     """Parse the lines after one TYPE line (family "" when it is not a used one, or before the first)."""
-    # Histogram series by family and label text without `le` (bucket lines repeat it: labels parsed once).
-    pending: dict[tuple[str, str], HistogramBuilder] = {}
     rest = lines
     if family in HISTOGRAMS and family_type == "histogram":
         runs = bucket_runs(family + "_bucket{", lines, skip=_POLL)
         if runs is not None and _take_runs(pending, family, runs[0]):
             rest = [lines[i] for i in runs[1]]
-        else:
-            pending.clear()
     for line in rest:
         if line:
             try:
                 _parse_line(page, line, pending, seen)
             except PageError as exc:
                 page.drop(exc.reason, _family_of(line))
-    for (name, label_text), builder in pending.items():
+
+
+def _build(page: ServingPage, pending: dict[tuple[str, str], HistogramBuilder]) -> None:
+    """Check and convert every histogram series; a broken one is dropped whole."""
+    for (name, _), builder in pending.items():
         try:
-            if (name, label_text) in seen:
-                raise PageError(f"duplicate series {name}{{{label_text}}}", reason="duplicate")
-            seen.add((name, label_text))
             repeated = builder.duplicates()
             if repeated:
                 page.drop("duplicate", name, repeated)
@@ -295,20 +301,25 @@ def _family_of(line: str) -> str:
 
 
 def _take_runs(pending: dict[tuple[str, str], HistogramBuilder], family: str, runs: list[BucketRun]) -> bool:
-    """Builders for the bucket runs; False when some labels are wrong (the line parser then takes them)."""
+    """Add the bucket runs to their series; False, adding nothing, when some labels are wrong (the line
+    parser then takes the lines, and drops the wrong ones)."""
+    fresh: dict[tuple[str, str], HistogramBuilder] = {}
+    for run in runs:
+        key = (family, run.label_text)
+        if key in pending or key in fresh or _is_poll(run.label_text):
+            continue
+        if not _LABELS.fullmatch(run.label_text):
+            return False
+        try:
+            fresh[key] = HistogramBuilder(_labels(run.label_text))
+        except PageError:
+            return False
+    pending.update(fresh)
     for run in runs:
         builder = pending.get((family, run.label_text))
-        if builder is None:
-            if _is_poll(run.label_text):
-                continue
-            if not _LABELS.fullmatch(run.label_text):
-                return False
-            try:
-                builder = pending[(family, run.label_text)] = HistogramBuilder(_labels(run.label_text))
-            except PageError:
-                return False
-        builder.les.extend(run.les)
-        builder.counts.extend(run.counts)
+        if builder is not None:  # None: a poll
+            builder.les.extend(run.les)
+            builder.counts.extend(run.counts)
     return True
 
 
