@@ -18,6 +18,6 @@ collect_ignore = ["device"]
 # `make fuzz` (HYPOTHESIS_PROFILE=fuzz; failing examples are kept in .hypothesis/ and replayed first).
 settings.register_profile("test", max_examples=40, deadline=None, database=None)
 settings.register_profile(
-    "fuzz", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "fuzz", max_examples=5_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "test"))
