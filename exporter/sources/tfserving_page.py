@@ -212,8 +212,10 @@ def _holds_other_names(text: str, start: int, stop: int, name: str) -> bool:
             _PREFIXES_USED[name] = prefix_used
     if prefix_used:
         return True
-    own = text.count("\n" + name, start - 1, stop) + text.count("\n#", start - 1, stop)
-    return own != text.count("\n", start, stop)
+    if start >= stop:
+        return False
+    lines, own = text.count("\n", start, stop), text.count("\n" + name, start - 1, stop)
+    return own != lines and own + text.count("\n#", start - 1, stop) != lines
 
 
 def _parse_lines(
