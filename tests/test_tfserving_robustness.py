@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import pytest
 
+from exporter.catalogue.tfserving import VERSION_MEMORY_SECONDS
 from exporter.collectors.base import Collector, IsolatingCollector
-from exporter.collectors.tfserving import VERSION_MEMORY_SECONDS, TFServingCollector
+from exporter.collectors.tfserving import TFServingCollector
 from exporter.simulators.tfserving_state import SimModel, SimVersion, TFServingState
 from exporter.sources.tfserving import Target, TFServingClient
 from exporter.sources.tfserving_http import HTTPPool
@@ -23,14 +25,11 @@ TARGET = "http://tfs:8501"
 REQUEST_SERIES = ("tfserving_requests_total", "tfserving_request_duration_seconds")
 
 
-def _collector(
-    pool: object, clock: Callable[[], float] | None = None, cap: int = 1 << 20
-) -> TFServingCollector:
-    kwargs = {"clock": clock} if clock else {}
-    client = TFServingClient(pool, cap)  # type: ignore[arg-type]
-    return TFServingCollector(
-        client, [Target(TARGET, ("bert",))], workers=2, wall_clock=lambda: 1.7e9, **kwargs
-    )
+def _collector(pool: object, clock: Callable[[], float] = time.monotonic) -> TFServingCollector:
+    """A collector of one target with `bert` configured, reading through `pool`."""
+    client = TFServingClient(pool, 1 << 20)  # type: ignore[arg-type]
+    targets = [Target(TARGET, ("bert",))]
+    return TFServingCollector(client, targets, workers=2, clock=clock, wall_clock=lambda: 1.7e9)
 
 
 def _render(*collectors: Collector) -> str:

@@ -18,12 +18,19 @@ from exporter.catalogue.spec import MetricSpec
 
 TARGET = ("target", "namespace", "pod")
 MODEL = (*TARGET, "model")
+# How long a model's last read single AVAILABLE version keeps labelling its traffic while its status cannot
+# be read: one failed status call must not change the labels of its series.
+VERSION_MEMORY_SECONDS = 600
+_VERSION = (
+    "version is the model's one AVAILABLE version, empty while it has none or several (a rollout); when its "
+    f"status cannot be read, the last one read is kept for up to {VERSION_MEMORY_SECONDS // 60} minutes."
+)
 
 REQUEST_DURATION = MetricSpec(
     "tfserving_request_duration_seconds",
     "histogram",
     "Latency of successful requests (TF Serving :tensorflow:serving:request_latency, microseconds / 1e6), "
-    'by api and entrypoint (REST, GRPC); status and metadata polls (API "") are left out.',
+    'by api and entrypoint (REST, GRPC); status and metadata polls (API "") are left out. ' + _VERSION,
     (*MODEL, "version", "api", "entrypoint"),
     unit="seconds",
     collector="tfserving",
@@ -33,7 +40,7 @@ REQUESTS = MetricSpec(
     "counter",
     "Requests by TF status code name (OK, INVALID_ARGUMENT, NOT_FOUND, ...); includes status and metadata "
     "polls, this exporter's one per model per scrape among them: for an error ratio of real traffic divide "
-    "non-OK requests by non-OK plus tfserving_request_duration_seconds_count.",
+    "non-OK requests by non-OK plus tfserving_request_duration_seconds_count. " + _VERSION,
     (*MODEL, "version", "status"),
     collector="tfserving",
 )
@@ -41,7 +48,7 @@ RUNTIME_DURATION = MetricSpec(
     "tfserving_runtime_duration_seconds",
     "histogram",
     "Time spent in the model runtime per successful request (TF Serving runtime_latency), by api and runtime "
-    "(TF1, TFRT).",
+    "(TF1, TFRT). " + _VERSION,
     (*MODEL, "version", "api", "runtime"),
     unit="seconds",
     collector="tfserving",

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from exporter.catalogue import tfserving as m
 from exporter.catalogue.families import FamilySet
+from exporter.catalogue.tfserving import VERSION_MEMORY_SECONDS
 from exporter.collectors.base import Health
 from exporter.collectors.tfserving_discovery import PodTargets
 from exporter.collectors.tfserving_families import TargetResult, add_result, add_target_health
@@ -29,8 +30,6 @@ from exporter.textsafe import safe_message
 
 T = TypeVar("T")
 TargetKey = tuple[str, str, str]
-# How long a model's last read AVAILABLE version keeps labelling its traffic while its status cannot be read.
-VERSION_MEMORY_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
