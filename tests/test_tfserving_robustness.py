@@ -14,6 +14,7 @@ from exporter.collectors.tfserving import TFServingCollector
 from exporter.simulators.tfserving_state import SimModel, SimVersion, TFServingState
 from exporter.sources.tfserving import Target, TFServingClient
 from exporter.sources.tfserving_http import HTTPPool
+from exporter.textsafe import LABEL_LIMIT, TRUNCATION_MARKER
 from tests.fakes.tfserving_pool import FakePool, page
 from tests.fixtures_isolation import BUILD_LABELS, gpu_series
 from tests.fixtures_tfserving import SimFactory, two_models
@@ -61,6 +62,16 @@ def test_a_lone_surrogate_in_a_status_message_fails_nothing(
     assert value(text, "mlobs_label_values_sanitized_total", collector="tfserving") == 1
     assert gpu_series(samples(text)) == gpu_series(samples(healthy))
     assert promtool_check_metrics(text) == ""
+
+
+def test_a_long_status_message_is_cut_with_a_visible_marker() -> None:
+    broken = SimVersion(16, state="END", error_code="NOT_FOUND", error_message="no SavedModel " * 100)
+    state = TFServingState([SimModel("bert", [broken, SimVersion(17)])])
+    text = _render(_collector(FakePool(_serving(state))))
+    (message,) = [
+        dict(labels)["message"] for name, labels in samples(text) if name == "tfserving_model_load_error_info"
+    ]
+    assert message == ("no SavedModel " * 100)[:LABEL_LIMIT] + TRUNCATION_MARKER
 
 
 @pytest.mark.parametrize("shape", ["without-type-lines", "untyped", "help-only", "crlf"])

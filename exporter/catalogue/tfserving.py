@@ -96,7 +96,8 @@ MODEL_LOAD_ERROR = MetricSpec(
     "tfserving_model_load_error_info",
     "gauge",
     "Value 1 for each model version whose status carries an error (a failed load ends in state END with a "
-    "non-OK error_code); message is the server's error message, cut to 256 characters.",
+    "non-OK error_code); message is the server's error message, controls escaped, cut at 256 characters "
+    "with the marker ...[truncated].",
     (*MODEL, "version", "error_code", "message"),
     collector="tfserving",
 )

@@ -22,7 +22,6 @@ from exporter.sources.tfserving import REASONS, FetchError, ModelStatus, Target
 from exporter.sources.tfserving_page import DROP_REASONS, ServingPage, split_model_path
 
 MAX_VERSIONS = 16
-MAX_MESSAGE = 256
 
 
 @dataclass
@@ -139,7 +138,7 @@ def _add_status(out: FamilySet, base: dict[str, str], status: ModelStatus) -> No
                 **labels,
                 version=version.version,
                 error_code=version.error_code,
-                message=version.error_message[:MAX_MESSAGE],
+                message=version.error_message,  # cut with a visible marker where labels are made safe
             )
 
 

@@ -91,7 +91,7 @@ def _version_status(entry: Any) -> VersionStatus:
         raise ValueError(f"unknown state {state!r}")
     status = entry.get("status") or {}
     error_code = str(status.get("error_code", "OK") or "OK")
-    return VersionStatus(str(version), state, error_code[:64], str(status.get("error_message", "")))
+    return VersionStatus(str(version), state, error_code, str(status.get("error_message", "")))
 
 
 def _is_number(text: str) -> bool:
