@@ -119,7 +119,8 @@ GRAPH_RUN_SECONDS = MetricSpec(
 TARGET_SUCCESS = MetricSpec(
     "tfserving_target_scrape_success",
     "gauge",
-    "Whether the target's metrics page and every model status were read at this scrape (1) or not (0).",
+    "Whether the target's metrics page and every model status were read, and the page's request data could "
+    "be used, at this scrape (1) or not (0); tfserving_target_errors_total says why.",
     TARGET,
     collector="tfserving",
 )
