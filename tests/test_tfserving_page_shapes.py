@@ -90,3 +90,24 @@ def test_a_histogram_repeated_in_another_section_is_a_duplicate() -> None:
     )
     page = parse_page(section + section)
     assert len(page.histogram(REQUEST_LATENCY)) == 1 and page.dropped == {"duplicate": 1}
+
+
+def test_samples_without_a_type_line_after_an_unused_family_are_read() -> None:
+    page = parse_page(
+        "# TYPE :tensorflow:core:graph_build_calls counter\n"
+        ":tensorflow:core:graph_build_calls{} 3\n"
+        ':tensorflow:serving:request_count{model_name="m",status="OK"} 5\n'
+    )
+    (sample,) = page.scalar(REQUEST_COUNT)
+    assert sample.labels == {"model_name": "m", "status": "OK"} and sample.value == 5
+
+
+def test_counters_named_as_prometheus_client_writes_them_are_read() -> None:
+    page = parse_page(
+        "# HELP :tensorflow:serving:request_count_total Requests.\n"
+        "# TYPE :tensorflow:serving:request_count_total counter\n"
+        ':tensorflow:serving:request_count_total{model_name="m",status="OK"} 5.0\n'
+        ':tensorflow:serving:request_count_created{model_name="m",status="OK"} 1.7e+09\n'
+    )
+    assert [s.value for s in page.scalar(REQUEST_COUNT)] == [5]
+    assert page.dropped == {} and page.problem(models_expected=True) is None
