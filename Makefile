@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
 
-.PHONY: all bootstrap run test lint typecheck generate docs bench clean
+.PHONY: all bootstrap run test fuzz lint typecheck generate docs bench clean
 
 all: lint test
 
@@ -17,6 +17,11 @@ run: bootstrap
 ## make test: the whole suite; pytest's "no tests ran" (exit 5) fails like any other failure.
 test: bootstrap
 	$(PY) -m pytest $(ARGS)
+
+## make fuzz: the property tests (tests/test_fuzz_*.py) with thousands of examples each, instead of make
+## test's few dozen; failing examples are kept in .hypothesis/ and replayed first next time.
+fuzz: bootstrap
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_fuzz_*.py $(ARGS)
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .
@@ -34,4 +39,4 @@ bench: bootstrap
 	$(PY) -m benchmarks $(ARGS)
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -43,7 +43,8 @@ def test_render_round_trips_through_the_reference_parser() -> None:
     parsed = {f.name: f for f in text_string_to_metric_families(text)}
     assert parsed["demo_temperature_celsius"].documentation == 'Odd "help" with \\ and\nnewline.'
     first, second = parsed["demo_temperature_celsius"].samples
-    assert first.labels == {"name": 'quote " back \\ nl \n end'} and first.value == 41.5
+    # Quotes and backslashes round-trip; a newline, a control character, is made visible (textsafe).
+    assert first.labels == {"name": 'quote " back \\ nl \\x0a end'} and first.value == 41.5
     assert math.isnan(second.value)
     assert parsed["demo_requests"].type == "counter"
     assert parsed["demo_requests"].samples[0].value == 7

@@ -37,7 +37,7 @@ def _assert_failed_beside_healthy(body: str, bad: str, good: str, reason: str) -
 
 @pytest.mark.parametrize(
     ("fault", "reason"),
-    [("garbage", "invalid_body"), ("truncated", "truncated"), ("page_5xx", "http_status")],
+    [("garbage", "no_request_data"), ("truncated", "truncated"), ("page_5xx", "http_status")],
 )
 def test_bad_metrics_page(make_sim: SimFactory, tmp_path: Path, fault: str, reason: str) -> None:
     good, bad = make_sim(), make_sim(fault=fault)
@@ -126,6 +126,7 @@ def test_errors_accumulate_and_last_success_stays(make_sim: SimFactory) -> None:
         sim.fault = "garbage"
         scrape(exporter)
         body = scrape(exporter)
-    assert value(body, "tfserving_target_errors_total", reason="invalid_body") == 2
+    assert value(body, "tfserving_target_errors_total", reason="no_request_data") == 2
+    assert value(body, "tfserving_page_lines_dropped_total", reason="malformed") == 2 * 64
     assert value(body, "tfserving_target_errors_total", reason="timeout") == 0
     assert value(body, "tfserving_target_last_success_timestamp_seconds") == succeeded_at

@@ -15,7 +15,6 @@ from exporter.sources.tfserving_page import (
     LOAD_LATENCY,
     REQUEST_COUNT,
     REQUEST_LATENCY,
-    PageError,
     le_seconds,
     parse_page,
     split_model_path,
@@ -217,67 +216,148 @@ def test_bucket_lines_in_other_valid_forms_are_accepted(bucket: str) -> None:
     assert histogram.buckets == (("1e-05", 1), ("+Inf", 2))
 
 
+RC = "# TYPE :tensorflow:serving:request_count counter\n"
+
+
 @pytest.mark.parametrize(
-    ("body", "message"),
+    ("body", "dropped", "lost"),
     [
-        ("<html>\x00\ufffd garbage {{{\n", "not a sample line"),
-        (
-            "# TYPE :tensorflow:serving:request_count counter\n:tensorflow:serving:request_count{} 1",
-            "cut off",
-        ),
-        (
-            "# TYPE :tensorflow:serving:request_count counter\n:tensorflow:serving:request_count{} x1\n",
-            "not a number",
-        ),
-        ("# TYPE x\n", "line 1: malformed TYPE"),
-        ("# TYPE a counter\na 1\n\n# TYPE x\n", "line 4: malformed TYPE"),
+        ("<html>\x00\ufffd garbage {{{\n", {"malformed": 1}, set()),
+        (RC + ":tensorflow:serving:request_count{} 1", {"malformed": 1}, {REQUEST_COUNT}),
+        (RC + ":tensorflow:serving:request_count{} x1\n", {"malformed": 1}, {REQUEST_COUNT}),
+        ("# TYPE x\n", {"malformed": 1}, set()),
+        ("# TYPE a counter\na 1\n\n# TYPE x\n", {"malformed": 1}, set()),
         (
             "# TYPE :tensorflow:core:graph_optimization_usecs counter\n"
             + ':tensorflow:core:graph_optimization_usecs{kind="Grappler"} 1\n' * 3
-            + "# TYPE :tensorflow:serving:request_count counter\n:tensorflow:serving:request_count{} x1\n",
-            "line 6: value 'x1' is not a number",
+            + RC
+            + ":tensorflow:serving:request_count{} x1\n",
+            {"malformed": 1},
+            {REQUEST_COUNT},
         ),
-        (HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="10"}} 1\n', "+Inf"),
+        (
+            HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="10"}} 1\n',
+            {"invalid_histogram": 1},
+            {REQUEST_LATENCY},
+        ),
         (
             HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="10"}} 2\n'
             f':tensorflow:serving:request_latency_bucket{{{LABELS},le="+Inf"}} 1\n',
-            "not increasing",
+            {"invalid_histogram": 2},
+            {REQUEST_LATENCY},
         ),
         (
             HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="+Inf"}} 1\n'
             f":tensorflow:serving:request_latency_count{{{LABELS}}} 2\n",
-            "_count",
+            {"invalid_histogram": 2},
+            {REQUEST_LATENCY},
         ),
         (
-            "# TYPE :tensorflow:serving:request_count counter\n"
-            ':tensorflow:serving:request_count{status="OK"} 1\n'
-            ':tensorflow:serving:request_count{status="OK"} 2\n',
-            "duplicate",
+            RC + ':tensorflow:serving:request_count{model_name="m",status="OK"} 1\n'
+            ':tensorflow:serving:request_count{model_name="m",status="OK"} 2\n',
+            {"duplicate": 1},
+            {REQUEST_COUNT},
         ),
         (
-            "# TYPE :tensorflow:serving:request_count counter\n"
-            f':tensorflow:serving:request_count{{model_name="{"m" * 300}"}} 1\n',
-            "longer than 256",
+            RC + f':tensorflow:serving:request_count{{model_name="{"m" * 300}"}} 1\n',
+            {"too_long": 1},
+            {REQUEST_COUNT},
         ),
-        ("#" + " " * 5000 + "\n", "longer than 4096"),
+        (RC + ":tensorflow:serving:request_count{}" + " " * 5000 + "1\n", {"too_long": 1}, {REQUEST_COUNT}),
         (
             HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="20"}} 1\n'
             f':tensorflow:serving:request_latency_bucket{{{LABELS},le="10"}} 1\n'
             f':tensorflow:serving:request_latency_bucket{{{LABELS},le="+Inf"}} 1\n',
-            "not increasing at le=10",
+            {"invalid_histogram": 3},
+            {REQUEST_LATENCY},
         ),
         (
             "# HELP x y\n" + HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="10"}} 1\n'
             f':tensorflow:serving:request_latency_bucket{{{LABELS},le="+Inf"}} x1\n',
-            "line 4: value 'x1' is not a number",
+            {"malformed": 1, "invalid_histogram": 1},
+            {REQUEST_LATENCY},
         ),
         (
-            HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="+Inf"}} 1\n'
-            f':tensorflow:serving:request_latency_bucket{{model_name="m",API=predict,le="+Inf"}} 1\n',
-            "line 3: not a sample line",
+            RC + ':tensorflow:serving:request_count{model_name="m",status="OK"} -1\n',
+            {"invalid_value": 1},
+            {REQUEST_COUNT},
+        ),
+        (
+            RC + ':tensorflow:serving:request_count{model_name="m",status="OK"} -Inf\n',
+            {"invalid_value": 1},
+            {REQUEST_COUNT},
+        ),
+        (
+            RC + ':tensorflow:serving:request_count{model_name="m",status="OK"} NaN\n',
+            {"invalid_value": 1},
+            {REQUEST_COUNT},
+        ),
+        (
+            HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="10"}} NaN\n'
+            f':tensorflow:serving:request_latency_bucket{{{LABELS},le="+Inf"}} 1\n',
+            {"invalid_histogram": 2},
+            {REQUEST_LATENCY},
         ),
     ],
 )
-def test_garbage_raises_page_error(body: str, message: str) -> None:
-    with pytest.raises(PageError, match=message.replace("+", r"\+")):
-        parse_page(body)
+def test_lines_that_cannot_be_used_are_dropped_and_counted(
+    body: str, dropped: dict[str, int], lost: set[str]
+) -> None:
+    page = parse_page(body)
+    assert page.dropped == dropped
+    assert page.lost == lost
+
+
+@pytest.mark.parametrize(
+    ("body", "models_expected", "reason"),
+    [
+        ("", False, "no_request_data"),
+        ("\n\n", False, "no_request_data"),
+        ("<html>not metrics</html>\n", False, "no_request_data"),
+        (
+            "# TYPE :tensorflow:core:graph_runs counter\n:tensorflow:core:graph_runs{} 8\n",
+            True,
+            "no_request_data",
+        ),
+        ("# TYPE :tensorflow:core:graph_runs counter\n:tensorflow:core:graph_runs{} 8\n", False, None),
+        (RC, True, None),  # declared before any request: no traffic yet
+        (RC + ':tensorflow:serving:request_count{model_name="m",status="OK"} -3\n', False, "dropped_lines"),
+        (
+            HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="10"}} 1\n' + RC,
+            False,
+            "dropped_lines",
+        ),
+        (RC + ':tensorflow:cc:saved_model:load_latency{model_path="/m/1"} -3\n', True, None),
+    ],
+    ids=[
+        "empty",
+        "blank",
+        "not-metrics",
+        "no-request-count-for-a-configured-model",
+        "no-request-count-nothing-configured",
+        "no-traffic-yet",
+        "request-count-dropped",
+        "request-latency-dropped",
+        "other-family-dropped",
+    ],
+)
+def test_problem_says_when_request_data_cannot_be_trusted(
+    body: str, models_expected: bool, reason: str | None
+) -> None:
+    problem = parse_page(body).problem(models_expected)
+    assert (problem[0] if problem else None) == reason
+
+
+def test_the_rest_of_a_page_survives_a_bad_line() -> None:
+    page = parse_page(
+        HIST + f':tensorflow:serving:request_latency_bucket{{{LABELS},le="+Inf"}} 1\n'
+        f':tensorflow:serving:request_latency_bucket{{model_name="m",API=predict,le="+Inf"}} 1\n'
+        + RC
+        + ':tensorflow:serving:request_count{model_name="m",status="OK"} 1\n'
+        + ':tensorflow:serving:request_count{model_name="m",status="OK"} 2\n'
+    )
+    assert [h.labels for h in page.histogram(REQUEST_LATENCY)] == [
+        {"model_name": "m", "API": "predict", "entrypoint": "REST"}
+    ]
+    assert [s.value for s in page.scalar(REQUEST_COUNT)] == [1]  # the first of a repeated series
+    assert page.dropped == {"malformed": 1, "duplicate": 1}

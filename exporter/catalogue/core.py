@@ -24,5 +24,14 @@ COLLECTOR_DURATION = MetricSpec(
     unit="seconds",
     collector="exporter",
 )
+LABEL_VALUES_SANITIZED = MetricSpec(
+    "mlobs_label_values_sanitized_total",
+    "counter",
+    "Label values the collector took from an upstream that had to be changed to be served: control "
+    "characters and invalid Unicode (lone surrogates) escaped as \\xNN or \\uNNNN, values over 256 "
+    "characters cut with the marker ...[truncated]. Counted every time such a value is served.",
+    ("collector",),
+    collector="exporter",
+)
 
-METRICS = (BUILD_INFO, COLLECTOR_SUCCESS, COLLECTOR_DURATION)
+METRICS = (BUILD_INFO, COLLECTOR_SUCCESS, COLLECTOR_DURATION, LABEL_VALUES_SANITIZED)

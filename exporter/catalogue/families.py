@@ -3,6 +3,10 @@
 Samples are kept as plain rows (label values in catalogue order) and rendered straight to the text format:
 building prometheus-client `Sample`s and re-escaping a histogram's labels for every bucket cost more than
 collecting does. `__iter__` still yields prometheus-client families, for registries and tests.
+
+Label values are made safe here, once for every collector (`exporter.textsafe`): whatever an upstream sent,
+the rendered page is valid UTF-8 text with bounded label values. Both renderings return how many label
+values they changed, for `mlobs_label_values_sanitized_total`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from prometheus_client.core import (
 
 from exporter.catalogue.spec import MetricSpec
 from exporter.exposition import escape_help, escape_label, format_value
+from exporter.textsafe import safe_text
 
 Buckets = Sequence[tuple[str, float]]
 
@@ -40,7 +45,7 @@ class FamilySet:
     def __init__(self) -> None:
         self._families: dict[str, _Family] = {}
         self._included: list[FamilySet] = []
-        self._rendered: list[str] | None = None
+        self._rendered: tuple[list[str], int] | None = None
 
     def _family(self, spec: MetricSpec) -> _Family:
         self._rendered = None
@@ -103,87 +108,115 @@ class FamilySet:
         return [merged]
 
     def __iter__(self) -> Iterator[Metric]:
+        return iter(self.client_families()[0])
+
+    def client_families(self) -> tuple[list[Metric], int]:
+        """prometheus-client families of this set, and how many label values were made safe."""
+        families, changed = [], 0
         for part in self._parts():
             for family in part.values():
-                yield _to_client_family(family)
+                client_family, family_changed = _to_client_family(family)
+                families.append(client_family)
+                changed += family_changed
+        return families, changed
 
-    def render_into(self, lines: list[str]) -> None:
-        """Append this set's families in the text format (0.0.4), one line per list item."""
+    def render_into(self, lines: list[str]) -> int:
+        """Append this set's families in the text format (0.0.4), one line per list item; returns how
+        many label values were made safe (see `exporter.textsafe`)."""
         parts = self._parts()
+        changed = 0
         if len(parts) == 1 + len(self._included):
             for family in self._families.values():
-                _render_family(family, lines)
+                changed += _render_family(family, lines)
             for snapshot in self._included:
-                lines.extend(snapshot._rendered_lines())
-            return
+                rendered, snapshot_changed = snapshot._rendered_lines()
+                lines.extend(rendered)
+                changed += snapshot_changed
+            return changed
         for family in parts[0].values():
-            _render_family(family, lines)
+            changed += _render_family(family, lines)
+        return changed
 
-    def _rendered_lines(self) -> list[str]:
+    def _rendered_lines(self) -> tuple[list[str], int]:
         rendered = self._rendered
         if rendered is None:  # two scrapes may both render the first time: same result, no harm
-            rendered = []
-            for family in self._families.values():
-                _render_family(family, rendered)
-            self._rendered = rendered
+            lines: list[str] = []
+            changed = sum(_render_family(family, lines) for family in self._families.values())
+            rendered = self._rendered = (lines, changed)
         return rendered
 
 
-def _to_client_family(family: _Family) -> Metric:
+def _safe_values(values: tuple[str, ...]) -> tuple[list[str], int]:
+    """The label values as safe strings, and how many of them had to change."""
+    texts = [str(value) for value in values]
+    safe = [safe_text(text) for text in texts]
+    return safe, sum(1 for text, made in zip(texts, safe, strict=True) if text != made)
+
+
+def _to_client_family(family: _Family) -> tuple[Metric, int]:
     spec, labels = family.spec, list(family.spec.labels)
     result: Metric
+    changed = 0
     if spec.type == "counter":
         result = CounterMetricFamily(spec.family_name, spec.help, labels=labels)
     elif spec.type == "histogram":
         result = HistogramMetricFamily(spec.name, spec.help, labels=labels)
         for values, buckets, sum_value in family.histograms:
-            result.add_metric(
-                [str(v) for v in values], [(le, float(count)) for le, count in buckets], sum_value
-            )
-        return result
+            safe, count = _safe_values(values)
+            result.add_metric(safe, [(le, float(bucket)) for le, bucket in buckets], sum_value)
+            changed += count
+        return result, changed
     else:
         result = GaugeMetricFamily(spec.name, spec.help, labels=labels)
     for values, value in family.rows:
-        result.add_metric([str(v) for v in values], value)
-    return result
+        safe, count = _safe_values(values)
+        result.add_metric(safe, value)
+        changed += count
+    return result, changed
 
 
-# Rendered label strings by family and label values. The same series come back every scrape (the same GPUs,
-# pods, models), so most lookups hit; the cache is dropped whole when it grows past its bound (churn).
-_PREFIXES: dict[tuple[str, tuple[str, ...]], str] = {}
+# Rendered label strings (and how many values were made safe) by family and label values. The same series
+# come back every scrape (the same GPUs, pods, models), so most lookups hit; the cache is dropped whole when
+# it grows past its bound (churn).
+_PREFIXES: dict[tuple[str, tuple[str, ...]], tuple[str, int]] = {}
 _PREFIX_CACHE_LIMIT = 200_000
 
 
-def _label_prefix(spec: MetricSpec, values: tuple[str, ...]) -> str:
+def _label_prefix(spec: MetricSpec, values: tuple[str, ...]) -> tuple[str, int]:
     key = (spec.name, values)
     prefix = _PREFIXES.get(key)
     if prefix is None:
-        prefix = ",".join(
-            f'{name}="{escape_label(str(value))}"' for name, value in zip(spec.labels, values, strict=True)
-        )
+        safe, changed = _safe_values(values)
+        pairs = zip(spec.labels, safe, strict=True)
+        prefix = (",".join(f'{name}="{escape_label(value)}"' for name, value in pairs), changed)
         if len(_PREFIXES) >= _PREFIX_CACHE_LIMIT:
             _PREFIXES.clear()
         _PREFIXES[key] = prefix
     return prefix
 
 
-def _render_family(family: _Family, lines: list[str]) -> None:
+def _render_family(family: _Family, lines: list[str]) -> int:
+    """Append one family's lines; returns how many label values were made safe."""
     spec = family.spec
     append = lines.append
     append(f"# HELP {spec.name} {escape_help(spec.help)}")
     append(f"# TYPE {spec.name} {spec.type}")
     names = spec.labels
+    changed = 0
     if spec.type != "histogram":
         for values, value in family.rows:
             if names:
-                append(f"{spec.name}{{{_label_prefix(spec, values)}}} {format_value(value)}")
+                prefix, made_safe = _label_prefix(spec, values)
+                changed += made_safe
+                append(f"{spec.name}{{{prefix}}} {format_value(value)}")
             else:
                 append(f"{spec.name} {format_value(value)}")
-        return
+        return changed
     bucket_name, count_name, sum_name = f"{spec.name}_bucket", f"{spec.name}_count", f"{spec.name}_sum"
     for values, buckets, sum_value in family.histograms:
         # One escaped label prefix per histogram, shared by all its buckets.
-        prefix = _label_prefix(spec, values)
+        prefix, made_safe = _label_prefix(spec, values)
+        changed += made_safe
         bucket_open = f"{bucket_name}{{{prefix},le=" if prefix else f"{bucket_name}{{le="
         for le, count in buckets:
             append(f'{bucket_open}"{le}"}} {format_value(float(count))}')
@@ -194,3 +227,4 @@ def _render_family(family: _Family, lines: list[str]) -> None:
         else:
             append(f"{count_name} {total}")
             append(f"{sum_name} {format_value(sum_value)}")
+    return changed

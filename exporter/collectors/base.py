@@ -7,15 +7,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector as PromCollector
 
 from exporter.catalogue import core
 from exporter.catalogue.families import FamilySet
+from exporter.textsafe import safe_message
 
 log = logging.getLogger("exporter.collectors")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class IsolatingCollector(PromCollector):
         self._clock = clock
         self._wall_clock = wall_clock
         self._last: dict[str, _LastRun] = {c.name: _LastRun() for c in self.collectors}
+        self._sanitized: dict[str, int] = {c.name: 0 for c in self.collectors}
         self._lock = threading.Lock()
 
     def describe(self) -> list[Metric]:
@@ -75,50 +78,69 @@ class IsolatingCollector(PromCollector):
         return []
 
     def collect(self) -> Iterator[Metric]:
-        for families in self.scrape():
+        no_families: list[Metric] = []
+        for families in self._scrape(FamilySet.client_families, no_families):
             yield from families
 
     def render(self) -> bytes:
-        """One scrape straight to the text format (the HTTP path; `collect` serves registries)."""
-        lines: list[str] = []
-        for families in self.scrape():
-            families.render_into(lines)
-        lines.append("")
-        return "\n".join(lines).encode()
+        """One scrape straight to the text format (the HTTP path; `collect` serves registries).
+
+        Each collector's families are rendered and encoded inside its isolation: a value that cannot be
+        rendered fails that collector's series only.
+        """
+        return b"".join(self._scrape(_encoded, b""))
 
     def scrape(self) -> list[FamilySet]:
-        """Run every collector once: the exporter's own series first, then each collector's output."""
-        own = FamilySet()
-        own.add(core.BUILD_INFO, 1, **self._build_labels)
-        outputs = [own]
+        """Run every collector once and return the sets unrendered: the exporter's own series first."""
+        return self._scrape(_unrendered, FamilySet())
+
+    def _scrape(self, convert: Callable[[FamilySet], tuple[T, int]], failed: T) -> list[T]:
+        """Run every collector once, each converted by `convert` (which returns the output and how many
+        label values it made safe) inside its isolation; `failed` stands in for a failed collector's output.
+        The exporter's own series come first, built last so they report every collector's outcome."""
         for collector in self.collectors:
             if isinstance(collector, Preparing):
                 try:
                     collector.prepare()
                 except Exception as exc:  # its collect() will fail or retry; the scrape goes on
-                    log.warning("collector %s failed to prepare: %s", collector.name, exc)
+                    log.warning("collector %s failed to prepare: %s", collector.name, safe_message(exc))
+        own = FamilySet()
+        own.add(core.BUILD_INFO, 1, **self._build_labels)
+        outputs = []
         for collector in self.collectors:
-            families, success, elapsed = self._run_one(collector)
-            outputs.append(families)
+            output, success, elapsed, sanitized = self._run_one(collector, convert, failed)
+            outputs.append(output)
             own.add(core.COLLECTOR_SUCCESS, 1 if success else 0, collector=collector.name)
             own.add(core.COLLECTOR_DURATION, elapsed, collector=collector.name)
-        return outputs
+            own.add(core.LABEL_VALUES_SANITIZED, sanitized, collector=collector.name)
+        return [convert(own)[0], *outputs]
 
-    def _run_one(self, collector: Collector) -> tuple[FamilySet, bool, float]:
+    def _run_one(
+        self, collector: Collector, convert: Callable[[FamilySet], tuple[T, int]], failed: T
+    ) -> tuple[T, bool, float, int]:
+        """(output, success, seconds taken, label values made safe so far) of one collector."""
         started = self._clock()
-        families = FamilySet()
-        error = ""
+        error, stage = "", "collect"
         try:
+            families = FamilySet()
             success = bool(collector.collect(families))
+            stage = "render"
+            output, changed = convert(families)
         except Exception as exc:  # isolation is the point: any failure becomes a metric
             log.warning(
-                "collector %s failed: %s", collector.name, exc, exc_info=log.isEnabledFor(logging.DEBUG)
+                "collector %s failed to %s: %s",
+                collector.name,
+                stage,
+                safe_message(exc),
+                exc_info=log.isEnabledFor(logging.DEBUG),
             )
-            families, success, error = FamilySet(), False, f"{type(exc).__name__}: {exc}"
+            output, success, changed = failed, False, 0
+            error = safe_message(f"{type(exc).__name__}: {exc}")
         elapsed = self._clock() - started
         with self._lock:
             self._last[collector.name] = _LastRun(success, self._wall_clock(), error)
-        return families, success, elapsed
+            sanitized = self._sanitized[collector.name] = self._sanitized[collector.name] + changed
+        return output, success, elapsed, sanitized
 
     def health(self) -> dict[str, dict[str, object]]:
         """Per-collector health: the collector's own verdict plus the outcome of its last scrape."""
@@ -142,4 +164,15 @@ class IsolatingCollector(PromCollector):
             try:
                 collector.close()
             except Exception as exc:
-                log.warning("closing collector %s failed: %s", collector.name, exc)
+                log.warning("closing collector %s failed: %s", collector.name, safe_message(exc))
+
+
+def _encoded(families: FamilySet) -> tuple[bytes, int]:
+    lines: list[str] = []
+    changed = families.render_into(lines)
+    lines.append("")
+    return ("\n".join(lines) if len(lines) > 1 else "").encode(), changed
+
+
+def _unrendered(families: FamilySet) -> tuple[FamilySet, int]:
+    return families, 0

@@ -20,11 +20,13 @@ from typing import TypeVar
 
 from exporter.catalogue import tfserving as m
 from exporter.catalogue.families import FamilySet
+from exporter.catalogue.tfserving import VERSION_MEMORY_SECONDS
 from exporter.collectors.base import Health
 from exporter.collectors.tfserving_discovery import PodTargets
 from exporter.collectors.tfserving_families import TargetResult, add_result, add_target_health
-from exporter.sources.tfserving import REASONS, FetchError, ModelStatus, Target, TFServingClient
+from exporter.sources.tfserving import FetchError, ModelStatus, Target, TFServingClient
 from exporter.sources.tfserving_page import REQUEST_COUNT, ServingPage
+from exporter.textsafe import safe_message
 
 T = TypeVar("T")
 TargetKey = tuple[str, str, str]
@@ -117,10 +119,14 @@ class TFServingCollector:
         self._log = log or logging.getLogger("exporter.tfserving")
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tfserving")
         self._lock = threading.Lock()
-        # State kept between scrapes, per target: models revealed by its page, error counts, last success.
+        # State kept between scrapes, per target: models revealed by its page, error and dropped-line counts,
+        # last success, and each model's last single AVAILABLE version with when it was read.
         self._revealed: dict[TargetKey, set[str]] = {}
         self._errors: dict[TargetKey, dict[str, int]] = {}
+        self._dropped: dict[TargetKey, dict[str, int]] = {}
         self._last_success: dict[TargetKey, float] = {}
+        self._versions: dict[TargetKey, dict[str, tuple[str, float]]] = {}
+        self._reasons: dict[TargetKey, frozenset[str]] = {}  # why it failed at the last scrape
         self._pods: tuple[ServingPod, ...] = ()
         self._failing: tuple[str, ...] = ()
 
@@ -138,11 +144,12 @@ class TFServingCollector:
         for read in reads:
             results.append(read.take(self._clock))
             # Built while the other targets are still being read.
-            add_result(out, results[-1], self._allowed(results[-1]))
+            add_result(out, results[-1], self._allowed(results[-1]), self._serving_versions(results[-1]))
         self._record(results)
         for result in results:
             key = _key(result.target)
-            add_target_health(out, result, self._last_success.get(key), self._errors.get(key, {}), REASONS)
+            errors, dropped = self._errors.get(key, {}), self._dropped.get(key, {})
+            add_target_health(out, result, self._last_success.get(key), errors, dropped)
         discovery_ok = self.discovery is None or self.discovery.success
         return discovery_ok and all(result.success for result in results)
 
@@ -156,6 +163,9 @@ class TFServingCollector:
         try:
             page = self._call(read, target, self.client.metrics_page, target, read.deadline)
             read.keep(page=page)
+            problem = page.problem(bool(target.models)) if page is not None else None
+            if problem is not None:
+                read.fail(FetchError(*problem))
             revealed = page.model_names() if page is not None else set()
             for model in _capped(target.models, remembered | revealed, self.max_models):
                 if read.taken:  # the scrape went on without this target: spare the server the rest
@@ -171,7 +181,9 @@ class TFServingCollector:
         except FetchError as exc:
             read.fail(exc)
         except Exception as exc:  # a bug or an unforeseen reply must fail this target only, not the others
-            self._log.warning("tfserving target %s: unexpected %s: %s", target.url, type(exc).__name__, exc)
+            self._log.warning(
+                "tfserving target %s: unexpected %s: %s", target.url, type(exc).__name__, safe_message(exc)
+            )
             read.fail(FetchError("invalid_body", f"unexpected {type(exc).__name__}"))
         return None
 
@@ -185,22 +197,35 @@ class TFServingCollector:
 
     def _record(self, results: list[TargetResult]) -> None:
         now = self._wall_clock()
+        changes: list[tuple[TargetResult, frozenset[str]]] = []
         with self._lock:
             current = {_key(result.target) for result in results}
-            for state in (self._revealed, self._errors, self._last_success):
+            for state in (
+                self._revealed,
+                self._errors,
+                self._dropped,
+                self._last_success,
+                self._versions,
+                self._reasons,
+            ):
                 for gone in set(state) - current:  # a deleted pod must not leave its series behind
                     del state[gone]
             for result in results:
                 key = _key(result.target)
                 if result.page is not None:
                     self._revealed.setdefault(key, set()).update(result.page.model_names())
+                    dropped = self._dropped.setdefault(key, {})
+                    for reason, lines in result.page.dropped.items():
+                        dropped[reason] = dropped.get(reason, 0) + lines
                 if result.success:
                     self._last_success[key] = now
                 counts = self._errors.setdefault(key, {})
                 for reason in {error.reason for error in result.errors}:
                     counts[reason] = counts.get(reason, 0) + 1
-                for error in result.errors:
-                    self._log.debug("tfserving target %s: %s: %s", result.target.url, error.reason, error)
+                reasons = frozenset(error.reason for error in result.errors)
+                if reasons != self._reasons.get(key, frozenset()):
+                    changes.append((result, reasons))
+                self._reasons[key] = reasons
             self._failing = tuple(r.target.url for r in results if not r.success)
             self._pods = tuple(
                 ServingPod(
@@ -213,6 +238,40 @@ class TFServingCollector:
                 for r in results
                 if r.target.pod
             )
+        self._log_changes(changes)
+
+    def _log_changes(self, changes: list[tuple[TargetResult, frozenset[str]]]) -> None:
+        """One line when a target starts failing, fails for other reasons, or recovers: not every scrape."""
+        for result, reasons in changes:
+            if not reasons:
+                self._log.info("tfserving target %s: recovered", result.target.url)
+                continue
+            details = safe_message("; ".join(f"{error.reason}: {error}" for error in result.errors), 300)
+            self._log.warning("tfserving target %s: failing: %s", result.target.url, details)
+
+    def _serving_versions(self, result: TargetResult) -> dict[str, str]:
+        """The `version` label of each model's traffic: its one AVAILABLE version as read now ("" while
+        it has none or several); while its status cannot be read, the one read last, for a bounded time,
+        so that one failed call does not change the series' labels."""
+        now = self._clock()
+        versions: dict[str, str] = {}
+        with self._lock:
+            known = self._versions.setdefault(_key(result.target), {})
+            for model, status in result.statuses.items():
+                available = status.available()
+                versions[model] = available[0] if len(available) == 1 else ""
+                if versions[model]:
+                    known[model] = (versions[model], now)
+                else:
+                    known.pop(model, None)
+            for model, (version, read_at) in list(known.items()):
+                if model in versions:
+                    continue
+                if now - read_at <= VERSION_MEMORY_SECONDS:
+                    versions[model] = version
+                else:
+                    del known[model]
+        return versions
 
     def serving_pods(self) -> tuple[ServingPod, ...]:
         """Pods found by Kubernetes discovery at the last scrape, with the models each serves."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from exporter.sources.kube_pods import DiscoveryError, Pod, PodLister
 from exporter.sources.tfserving import DEFAULT_METRICS_PATH, Target
+from exporter.textsafe import safe_message
 
 MODEL_NAME = re.compile(r"^[^/:\s]{1,200}$")
 _SEPARATORS = re.compile(r"[\s,]+")
@@ -85,7 +86,9 @@ class PodTargets:
         try:
             pods = self.lister.list_pods()
         except DiscoveryError as exc:
-            self._log.warning("tfserving kubernetes discovery failed, keeping the last listing: %s", exc)
+            self._log.warning(
+                "tfserving kubernetes discovery failed, keeping the last listing: %s", safe_message(exc)
+            )
             self.success = False
             return
         self.success = True

@@ -12,17 +12,16 @@ Sample output for a target serving `bert` with one AVAILABLE version:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from exporter.catalogue import tfserving as m
 from exporter.catalogue.families import FamilySet
 from exporter.sources import tfserving_page as page_
-from exporter.sources.tfserving import FetchError, ModelStatus, Target
-from exporter.sources.tfserving_page import ServingPage, split_model_path
+from exporter.sources.tfserving import REASONS, FetchError, ModelStatus, Target
+from exporter.sources.tfserving_page import DROP_REASONS, ServingPage, split_model_path
 
 MAX_VERSIONS = 16
-MAX_MESSAGE = 256
 
 
 @dataclass
@@ -50,19 +49,10 @@ def target_labels(target: Target) -> dict[str, str]:
     return {"target": target.url, "namespace": target.namespace, "pod": target.pod}
 
 
-def serving_versions(statuses: Mapping[str, ModelStatus]) -> dict[str, str]:
-    """The version to attribute a model's traffic to: its one AVAILABLE version, else ""."""
-    versions = {}
-    for model, status in statuses.items():
-        available = status.available()
-        versions[model] = available[0] if len(available) == 1 else ""
-    return versions
-
-
-def add_result(out: FamilySet, result: TargetResult, allowed: set[str]) -> None:
-    """Add the page's and the statuses' series for the models in `allowed` (the cardinality bound)."""
+def add_result(out: FamilySet, result: TargetResult, allowed: set[str], versions: Mapping[str, str]) -> None:
+    """Add the page's and the statuses' series for the models in `allowed` (the cardinality bound);
+    `versions` holds the `version` label of each model's traffic."""
     base = target_labels(result.target)
-    versions = serving_versions(result.statuses)
     if result.page is not None:
         _add_page(out, base, result.page, versions, allowed)
     for model, status in result.statuses.items():
@@ -71,7 +61,7 @@ def add_result(out: FamilySet, result: TargetResult, allowed: set[str]) -> None:
 
 
 def _add_page(
-    out: FamilySet, base: dict[str, str], page: ServingPage, versions: dict[str, str], allowed: set[str]
+    out: FamilySet, base: dict[str, str], page: ServingPage, versions: Mapping[str, str], allowed: set[str]
 ) -> None:
     for sample in page.scalar(page_.REQUEST_COUNT):
         model = sample.labels.get("model_name", "")
@@ -148,7 +138,7 @@ def _add_status(out: FamilySet, base: dict[str, str], status: ModelStatus) -> No
                 **labels,
                 version=version.version,
                 error_code=version.error_code,
-                message=version.error_message[:MAX_MESSAGE],
+                message=version.error_message,  # cut with a visible marker where labels are made safe
             )
 
 
@@ -157,12 +147,14 @@ def add_target_health(
     result: TargetResult,
     last_success: float | None,
     errors: Mapping[str, int],
-    reasons: Iterable[str],
+    dropped: Mapping[str, int],
 ) -> None:
     base = target_labels(result.target)
     out.add(m.TARGET_SUCCESS, 1 if result.success else 0, **base)
     out.add(m.TARGET_DURATION, result.duration, **base)
     if last_success is not None:
         out.add(m.TARGET_LAST_SUCCESS, last_success, **base)
-    for reason in reasons:
+    for reason in REASONS:
         out.add(m.TARGET_ERRORS, errors.get(reason, 0), **base, reason=reason)
+    for reason in DROP_REASONS:
+        out.add(m.PAGE_LINES_DROPPED, dropped.get(reason, 0), **base, reason=reason)

@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 from exporter.sources.tfserving_http import FetchError as FetchError  # raised by every read here
 from exporter.sources.tfserving_http import HTTPPool
-from exporter.sources.tfserving_page import PageError, ServingPage, parse_page
+from exporter.sources.tfserving_page import ServingPage, parse_page
+from exporter.textsafe import safe_message
 
 DEFAULT_METRICS_PATH = "/monitoring/prometheus/metrics"
 STATES = ("UNKNOWN", "START", "LOADING", "AVAILABLE", "UNLOADING", "END")
@@ -27,6 +28,8 @@ REASONS = (
     "truncated",
     "invalid_body",
     "model_not_found",
+    "no_request_data",
+    "dropped_lines",
 )
 
 
@@ -72,24 +75,27 @@ def parse_model_status(model: str, body: bytes) -> ModelStatus:
         if not isinstance(entries, list):
             raise TypeError("model_version_status is not a list")
         versions = tuple(_version_status(entry) for entry in entries)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise FetchError(
-            "invalid_body", f"model {model}: status is not a model_version_status: {exc}"
-        ) from None
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        detail = safe_message(f"model {model}: status is not a model_version_status: {exc}")
+        raise FetchError("invalid_body", detail) from None
     return ModelStatus(model, versions)
 
 
 def _version_status(entry: Any) -> VersionStatus:
     # int64 prints as a JSON string; accept a number too, as older protobuf printers wrote one.
     version = entry["version"]
-    if isinstance(version, bool) or not isinstance(version, int | str) or not str(version).isdigit():
+    if isinstance(version, bool) or not isinstance(version, int | str) or not _is_number(str(version)):
         raise ValueError(f"version {version!r} is not a number")
     state = entry.get("state", "UNKNOWN")
     if state not in STATES:
         raise ValueError(f"unknown state {state!r}")
     status = entry.get("status") or {}
     error_code = str(status.get("error_code", "OK") or "OK")
-    return VersionStatus(str(version), state, error_code[:64], str(status.get("error_message", "")))
+    return VersionStatus(str(version), state, error_code, str(status.get("error_message", "")))
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def error_message(body: bytes) -> str:
@@ -97,10 +103,10 @@ def error_message(body: bytes) -> str:
     try:
         message = json.loads(body).get("error")
         if isinstance(message, str):
-            return message[:200]
-    except (ValueError, AttributeError):
+            return safe_message(message)
+    except (ValueError, AttributeError, RecursionError):
         pass
-    return body[:80].decode("utf-8", "replace")
+    return safe_message(body[:80].decode("utf-8", "replace"))
 
 
 class TFServingClient:
@@ -115,11 +121,10 @@ class TFServingClient:
         if status != 200:
             raise FetchError("http_status", f"{target.metrics_path}: HTTP {status}: {error_message(body)}")
         try:
-            return parse_page(body.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise FetchError("invalid_body", f"{target.metrics_path}: not UTF-8 text") from None
-        except PageError as exc:
-            raise FetchError("invalid_body", f"{target.metrics_path}: {exc}") from None
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:  # invalid bytes kept as lone surrogates: escaped wherever they show
+            text = body.decode("utf-8", "surrogateescape")
+        return parse_page(text)
 
     def model_status(self, target: Target, model: str, deadline: float) -> ModelStatus:
         url = f"{target.url}/v1/models/{quote(model, safe='')}"

@@ -7,9 +7,10 @@ converted and checked once. Anything unusual falls back to `tfserving_page`'s li
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from itertools import compress, islice, repeat
 from operator import gt, ne, not_
 
@@ -17,13 +18,18 @@ MAX_LINE = 4096
 _MAX_CACHED = 4096  # distinct bounds and bound lists kept converted; a page has a handful
 
 
-class PageError(ValueError):
-    """The body is not a valid TF Serving metrics page; the message names the line and why."""
+# Why page lines could not be used (`tfserving_page_lines_dropped_total{reason}`).
+DROP_REASONS = ("malformed", "too_long", "invalid_value", "invalid_histogram", "duplicate")
 
-    def __init__(self, detail: str, line: int | None = None) -> None:
+
+class PageError(ValueError):
+    """A line (or a histogram's lines) of the page cannot be used; `reason` is one of DROP_REASONS."""
+
+    def __init__(self, detail: str, line: int | None = None, reason: str = "malformed") -> None:
         super().__init__(detail)
         self.detail = detail
-        self.line = line  # counted from a section's first line until parse_page makes it the page's
+        self.line = line
+        self.reason = reason
 
     def __str__(self) -> str:
         return self.detail if self.line is None else f"line {self.line}: {self.detail}"
@@ -60,7 +66,7 @@ def micros_to_seconds(text: str) -> float:
     """Exact decimal shift, so `1.27482e+06` becomes the double nearest to 1.27482, not 1.27482e6 / 1e6."""
     try:
         return float(Decimal(text).scaleb(-6))
-    except InvalidOperation:
+    except ArithmeticError:  # InvalidOperation, and Overflow of an exponent past Decimal's range
         raise PageError(f"not a number: {text[:40]!r}") from None
 
 
@@ -124,31 +130,59 @@ class HistogramBuilder:
         self.counts: list[float] = []
         self.sum_text = ""
         self.count: float | None = None
+        self.extra_lines = 0  # its _sum and _count lines, beside one line per bucket
+
+    @property
+    def lines(self) -> int:
+        return len(self.les) + self.extra_lines
 
     def add(self, suffix: str, le: str | None, raw_value: str, line_no: int) -> None:
         if le is not None:
-            self.les.append(le)
             self.counts.append(number(raw_value, line_no))
-        elif suffix == "_sum":
-            self.sum_text = raw_value
-        else:
-            self.count = number(raw_value, line_no)
+            self.les.append(le)
+            return
+        value = number(raw_value, line_no) if suffix == "_count" else None
+        self.extra_lines += 1
+        if suffix == "_sum":
+            self.sum_text = self.sum_text or raw_value  # a repeated line: the first one counts
+        elif self.count is None:
+            self.count = value
+
+    def duplicates(self) -> int:
+        """Drop repeated buckets (the same `le` again: a series printed twice), keeping the first; returns
+        how many were dropped."""
+        if len(set(self.les)) == len(self.les):
+            return 0
+        first: dict[str, float] = {}
+        for le, count in zip(self.les, self.counts, strict=True):
+            first.setdefault(le, count)
+        dropped = len(self.les) - len(first)
+        self.les, self.counts = list(first), list(first.values())
+        return dropped
 
     def build(self, family: str) -> Histogram:
+        """The converted histogram; PageError(invalid_histogram) when its lines do not form one."""
+        where = f"{family}{self.labels}"
         les, counts = tuple(self.les), self.counts
         if not les or les[-1] != "+Inf":
-            raise PageError(f"{family}{self.labels}: histogram without a +Inf bucket")
-        texts = _BOUNDS.get(les) or _converted_bounds(f"{family}{self.labels}", les)
-        # Counts never decrease, from 0: neighbours compared pairwise in C.
-        if any(map(gt, (0.0, *counts), counts)):
+            raise PageError(f"{where}: histogram without a +Inf bucket", reason="invalid_histogram")
+        texts = _BOUNDS.get(les) or _converted_bounds(where, les)
+        # Counts never decrease, from 0 (neighbours compared pairwise in C), and are numbers (NaN compares
+        # false everywhere, so a sum catches it and the infinities).
+        if any(map(gt, (0.0, *counts), counts)) or not math.isfinite(sum(counts)):
             previous = 0.0
             for le, count in zip(les, counts, strict=True):
-                if count < previous:
-                    raise PageError(f"{family}{self.labels}: buckets not increasing at le={le}")
+                if not count >= previous or math.isinf(count):
+                    raise PageError(f"{where}: bad bucket count at le={le}", reason="invalid_histogram")
                 previous = count
         if self.count is not None and self.count != counts[-1]:
-            raise PageError(f"{family}{self.labels}: _count {self.count:g} != +Inf bucket {counts[-1]:g}")
-        sum_seconds = micros_to_seconds(self.sum_text) if self.sum_text else 0.0
+            raise PageError(
+                f"{where}: _count {self.count:g} != +Inf bucket {counts[-1]:g}", reason="invalid_histogram"
+            )
+        try:
+            sum_seconds = micros_to_seconds(self.sum_text) if self.sum_text else 0.0
+        except PageError as exc:
+            raise PageError(f"{where}: _sum {exc}", reason="invalid_histogram") from None
         return Histogram(self.labels, tuple(zip(texts, counts, strict=True)), sum_seconds)
 
 
@@ -156,9 +190,13 @@ def _converted_bounds(where: str, les: Sequence[str]) -> tuple[str, ...]:
     """The bounds in seconds as exposition strings, once checked to increase strictly."""
     texts, previous = [], float("-inf")
     for le in les:
-        text, bound = le_seconds(le)
-        if bound <= previous:
-            raise PageError(f"{where}: buckets not increasing at le={le}")
+        try:
+            text, bound = le_seconds(le)
+        except PageError:
+            detail = f"{where}: bound le={le[:40]!r} is not a number"
+            raise PageError(detail, reason="invalid_histogram") from None
+        if not bound > previous:
+            raise PageError(f"{where}: buckets not increasing at le={le}", reason="invalid_histogram")
         texts.append(text)
         previous = bound
     if len(_BOUNDS) < _MAX_CACHED:
