@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from bundle.schema import BundleConfig
-from dashboards import overview
+from dashboards import gpu_fleet, gpu_node, models, overview, serving
 
 # One module per dashboard, each with `build(cfg) -> dict` (Grafana's JSON model).
-DASHBOARDS = (overview,)
+DASHBOARDS = (overview, serving, models, gpu_fleet, gpu_node)
 
 
 def build(cfg: BundleConfig) -> list[dict[str, Any]]:
