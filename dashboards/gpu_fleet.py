@@ -171,9 +171,9 @@ def health(cfg: BundleConfig) -> Section:
     panels = [
         timeseries(
             "Lost GPUs by node",
-            "GPUs that stopped answering NVML, per node.",
+            "GPUs that stopped answering NVML, per node (0 on a healthy node).",
             "short",
-            Query(q.count_by(f"{q('nvidia_gpu_up')} == 0", node), legend),
+            Query(f"sum by ({q.m.by('nvidia_gpu_up', node)}) (1 - {q('nvidia_gpu_up')})", legend),
             width=8,
         ),
         timeseries(
@@ -184,7 +184,7 @@ def health(cfg: BundleConfig) -> Section:
             "short",
             Query(
                 f"sum by ({q.m.by('nvidia_gpu_xid_errors_total', node, 'xid')}) "
-                f"({increase(q('nvidia_gpu_xid_errors_total'))}) > 0",
+                f"({increase(q('nvidia_gpu_xid_errors_total'))})",
                 f"{legend} XID {{{{xid}}}}",
             ),
             width=8,
@@ -192,31 +192,26 @@ def health(cfg: BundleConfig) -> Section:
         timeseries(
             "Uncorrectable ECC errors and row remaps by node",
             "Uncorrectable ECC errors per interval, and GPUs with a row remap pending (needs a reset) or "
-            "failed (needs service).",
+            "failed (needs service), per node (where ECC and row remapping exist).",
             "short",
-            Query(f"sum by ({q.m.by('nvidia_gpu_info', node)}) ({increase(ecc)}) > 0", f"{legend} ECC"),
-            Query(
-                q.count_by(
-                    f"{q('nvidia_gpu_remapped_rows_pending')} == 1 or "
-                    f"{q('nvidia_gpu_remapped_rows_failure')} == 1",
-                    node,
-                ),
-                f"{legend} remap pending or failed",
+            Query(f"sum by ({q.m.by('nvidia_gpu_info', node)}) ({increase(ecc)})", f"{legend} ECC"),
+            *(
+                Query(f"sum by ({q.m.by(name, node)}) ({q(name)})", f"{legend} {what}")
+                for name, what in (
+                    ("nvidia_gpu_remapped_rows_pending", "remap pending"),
+                    ("nvidia_gpu_remapped_rows_failure", "remap failed"),
+                )
             ),
             width=8,
         ),
         timeseries(
             "Throttled GPUs by reason",
             "GPUs whose clocks are held down for a reason that signals a problem (gpu.bad_throttle_reasons), "
-            "per node and reason.",
+            "per node and reason (0 while none is).",
             "short",
             Query(
-                q.count_by(
-                    f"{q('nvidia_gpu_clock_event_active', reason=bad)} == 1",
-                    node,
-                    "reason",
-                    of="nvidia_gpu_clock_event_active",
-                ),
+                f"sum by ({q.m.by('nvidia_gpu_clock_event_active', node, 'reason')}) "
+                f"({q('nvidia_gpu_clock_event_active', reason=bad)})",
                 f"{legend} {{{{reason}}}}",
             ),
         ),

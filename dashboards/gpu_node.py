@@ -120,7 +120,7 @@ def memory_errors(cfg: BundleConfig) -> Section:
                 f"{cfg.gpu.uncorrectable_ecc_errors} page.",
                 "short",
                 Query(
-                    f"{increase(m('nvidia_gpu_ecc_errors_total', counter='volatile', **scope))} > 0",
+                    increase(m("nvidia_gpu_ecc_errors_total", counter="volatile", **scope)),
                     f"{on} {{{{error_type}}}}",
                 ),
                 width=8,
