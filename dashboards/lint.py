@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from typing import Any
 
 from dashboards.queries import (
@@ -13,6 +13,7 @@ from dashboards.queries import (
     metric_names,
     panel_queries,
     panels,
+    promtool_parse,
     substitute,
     used_variables,
 )
@@ -163,3 +164,18 @@ def promql(data: dict[str, Any]) -> list[str]:
     PromQL parser."""
     values = all_values(data)
     return [substitute(expr, values) for _, expr in panel_queries(data)]
+
+
+def lint_all(
+    boards: Sequence[dict[str, Any]], known: Container[str] | None = None, promtool: str | None = None
+) -> list[str]:
+    """`lint` of every dashboard, and with `promtool` (its path) every query, each variable at All, through
+    Prometheus' parser in one call."""
+    problems = [f"dashboard {b.get('uid')}: {p}" for b in boards for p in lint(b, known)]
+    if promtool:
+        where = [(b.get("uid"), title) for b in boards for title, _ in panel_queries(b)]
+        exprs = [e for b in boards for e in promql(b)]
+        for index, message in sorted(promtool_parse(exprs, promtool).items()):
+            uid, title = where[index] if index >= 0 else ("?", "?")
+            problems.append(f"dashboard {uid}: panel {title!r}: {message}")
+    return problems

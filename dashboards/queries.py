@@ -38,6 +38,7 @@ _KEYWORDS = frozenset(
 )
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 _LABEL_LIST = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
+_PROMTOOL_PROBLEM = re.compile(r'"dashboard:query_(\d+):check": (.*)')
 _IDENTIFIER = re.compile(r"(?<![\w.:$])([a-zA-Z_:][\w:]*)(?![\w:])(?!\s*\()")
 
 
@@ -159,9 +160,10 @@ class KnownSeries:
         return isinstance(name, str) and (name in self.names or any(p.fullmatch(name) for p in self.patterns))
 
 
-def promtool_parse(exprs: Sequence[str], promtool: str = "promtool") -> list[str]:
-    """Prometheus' own parser on every expression, in one `promtool check rules` call (each wrapped as a
-    recording rule `dashboard:query_<index>:check`); the problems it reports, or none."""
+def promtool_parse(exprs: Sequence[str], promtool: str = "promtool") -> dict[int, str]:
+    """Prometheus' own parser on every expression, in one `promtool check rules` call (each wrapped as the
+    recording rule `dashboard:query_<index>:check`): index -> message of each that does not parse (-1:
+    promtool failed otherwise); empty when all parse."""
     rules = [{"record": f"dashboard:query_{i}:check", "expr": expr} for i, expr in enumerate(exprs)]
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "dashboard-queries.yaml"
@@ -170,6 +172,7 @@ def promtool_parse(exprs: Sequence[str], promtool: str = "promtool") -> list[str
             [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=120, check=False
         )
     if result.returncode == 0:
-        return []
-    lines = (result.stdout + result.stderr).splitlines()
-    return [line.strip() for line in lines if "dashboard:query_" in line or "parse error" in line] or lines
+        return {}
+    output = result.stdout + result.stderr
+    found = {int(m.group(1)): m.group(2) for m in _PROMTOOL_PROBLEM.finditer(output)}
+    return found or {-1: output.strip()}

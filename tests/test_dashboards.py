@@ -10,7 +10,7 @@ import pytest
 
 from bundle.schema import BundleConfig
 from dashboards import build
-from dashboards.lint import lint, panels, promql
+from dashboards.lint import lint, lint_all, panels, promql
 from dashboards.queries import KnownSeries, all_values, panel_queries, promtool_parse, substitute
 from dashboards.style import to_json
 from tests.fixtures_bundle import tool
@@ -40,11 +40,12 @@ def test_five_dashboards_with_stable_uids(boards: dict[str, dict[str, Any]]) -> 
     assert boards["ml-overview"]["title"] == "ML platform overview"
 
 
-def test_every_dashboard_is_clean_under_the_lint(
+def test_every_dashboard_is_clean_under_the_lint_and_promtool(
     bundle_config: BundleConfig, boards: dict[str, dict[str, Any]]
 ) -> None:
     known = KnownSeries(bundle_config)
     assert {uid: lint(board, known) for uid, board in boards.items()} == {uid: [] for uid in UIDS}
+    assert lint_all(list(boards.values()), known, tool("promtool")) == []
 
 
 def test_every_query_of_every_dashboard_parses_in_one_promtool_call(
@@ -53,7 +54,7 @@ def test_every_query_of_every_dashboard_parses_in_one_promtool_call(
     exprs = every_expr(list(boards.values()))
     assert len(exprs) > 100
     assert not any("$" in e for e in exprs)
-    assert promtool_parse(exprs, tool("promtool")) == []
+    assert promtool_parse(exprs, tool("promtool")) == {}
 
 
 def test_queries_parse_with_one_value_chosen_per_variable(boards: dict[str, dict[str, Any]]) -> None:
@@ -62,7 +63,7 @@ def test_queries_parse_with_one_value_chosen_per_variable(boards: dict[str, dict
         values = {**all_values(board), **{name: ["a.b", "c"] for name in all_values(board)}}
         exprs += [substitute(expr, values, rate_interval="20s") for _, expr in panel_queries(board)]
     assert any('=~"(a\\\\.b|c)"' in e for e in exprs)
-    assert promtool_parse(exprs, tool("promtool")) == []
+    assert promtool_parse(exprs, tool("promtool")) == {}
 
 
 @pytest.mark.parametrize("uid", UIDS)
@@ -129,4 +130,4 @@ def test_a_cluster_label_adds_the_variable_and_filters_and_groups_every_query(
             for clause in ("by (", "on ("):
                 for part in expr.split(clause)[1:]:
                     assert part.startswith(("cluster", "le)", ")")), (board["uid"], title, expr)
-    assert promtool_parse(every_expr(build(cfg)), tool("promtool")) == []
+    assert promtool_parse(every_expr(build(cfg)), tool("promtool")) == {}

@@ -167,7 +167,7 @@ def test_burn_rates_divide_by_each_models_own_budget(
     assert f'unless {records.slo_error_ratio("availability", "1h")}{{model=~"ranking"}}) / 0.001' in first
     assert 'and model:slo_availability_errors:ratio_rate1h{model="ranking"}) / 0.01' in first
     assert lint(board) == []
-    assert promtool_parse(promql(board), tool("promtool")) == []
+    assert promtool_parse(promql(board), tool("promtool")) == {}
 
 
 def test_gpus_under_serving_pods_need_attribution(

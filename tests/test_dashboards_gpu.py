@@ -138,7 +138,7 @@ def test_attribution_queries_use_the_configured_node_label(
     utilization = by_title(board)["GPU utilization by pod"]["targets"][0]
     assert "group by (namespace, pod, uuid, gpu, host)" in utilization["expr"]
     assert utilization["legendFormat"].endswith("on {{host}}")
-    assert promtool_parse(promql(board), tool("promtool")) == []
+    assert promtool_parse(promql(board), tool("promtool")) == {}
 
 
 def test_a_grouping_label_the_catalogue_lacks_fails_the_build(bundle_config: BundleConfig) -> None:

@@ -12,7 +12,7 @@ import pytest
 from alerts import records
 from bundle.schema import BundleConfig
 from dashboards import serving
-from dashboards.lint import lint, lint_expr
+from dashboards.lint import lint, lint_all, lint_expr
 from dashboards.queries import KnownSeries, metric_names, panel_queries, promtool_parse, substitute
 from dashboards.style import Panel, Query
 from tests.fixtures_bundle import tool
@@ -72,10 +72,10 @@ def test_the_lint_flags_each_broken_rule(
     assert any(problem in p for p in lint(broken, known)), lint(broken, known)
 
 
-def test_promtool_fails_a_query_that_does_not_parse_and_names_it() -> None:
+def test_promtool_fails_a_query_that_does_not_parse_and_says_which() -> None:
     problems = promtool_parse(["up", "rate(nvidia_gpu_busy_seconds_total[5m]"], tool("promtool"))
-    assert problems and any("dashboard:query_1" in p or "parse error" in p for p in problems)
-    assert promtool_parse(["up", "sum by (job) (up)"], tool("promtool")) == []
+    assert list(problems) == [1] and "parse error: unclosed left parenthesis" in problems[1]
+    assert promtool_parse(["up", "sum by (job) (up)"], tool("promtool")) == {}
 
 
 @pytest.mark.parametrize(
@@ -140,3 +140,15 @@ def test_house_style_refuses_a_panel_without_unit_or_description() -> None:
         Panel("timeseries", "Power", "", "watt", (Query("vector(1)", "x"),))
     with pytest.raises(ValueError, match="required"):
         Panel("timeseries", "Power", "Power draw.", "", (Query("vector(1)", "x"),))
+
+
+def test_lint_all_names_the_dashboard_and_panel_whose_query_does_not_parse(
+    board: dict[str, Any], known: KnownSeries
+) -> None:
+    broken = copy.deepcopy(board)
+    first_target(broken)["expr"] = 'sum(model:tfserving_requests:rate5m{model=~"$model"}'
+    problems = lint_all([board, broken], known, tool("promtool"))
+    assert problems == [
+        "dashboard ml-serving: panel 'Request rate': could not parse expression: 1:49: parse error: "
+        "unclosed left parenthesis"
+    ]
