@@ -8,11 +8,10 @@ from typing import Any
 from bundle.promql import Re
 from bundle.schema import BundleConfig
 from dashboards import gpu
-from dashboards.scope import Scoped, cluster_variables, links
+from dashboards.scope import Scoped, board, cluster_variables
 from dashboards.style import (
     Query,
     Section,
-    dashboard,
     increase,
     query_variable,
     rate,
@@ -249,18 +248,15 @@ def build(cfg: BundleConfig) -> dict[str, Any]:
     d = cfg.dashboards
     m = gpu.metrics(cfg)
     node = cfg.naming.node_label
-    return dashboard(
+    return board(
+        cfg,
         uid=d.gpu_fleet_uid,
         title="GPU fleet",
         description="All GPU nodes at once, by node and GPU model: utilization across the fleet, allocated "
         "GPUs left idle, lost and failing GPUs, and energy by node and namespace.",
-        tags=d.tags,
-        refresh=d.refresh,
-        time_from=d.time_from,
         variables=[
             *cluster_variables(cfg, m, "nvidia_gpu_info"),
             query_variable("node", "Node", f"label_values({m('nvidia_gpu_info')}, {node})"),
         ],
         sections=[summary(cfg), by_node_and_model(cfg), health(cfg)],
-        links=links(cfg, d.gpu_fleet_uid),
     )

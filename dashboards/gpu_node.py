@@ -8,12 +8,11 @@ from typing import Any
 from bundle.promql import Re
 from bundle.schema import BundleConfig
 from dashboards import attribution, gpu
-from dashboards.scope import cluster_variables, links
+from dashboards.scope import board, cluster_variables
 from dashboards.style import (
     UP,
     Query,
     Section,
-    dashboard,
     increase,
     query_variable,
     rate,
@@ -252,19 +251,16 @@ def build(cfg: BundleConfig) -> dict[str, Any]:
     if cfg.attribution.enabled:
         sections.append(attribution.section(cfg))
     sections.append(collection(cfg))
-    return dashboard(
+    return board(
+        cfg,
         uid=d.gpu_node_uid,
         title="GPU node",
         description="Every GPU of the chosen nodes: efficiency, memory, heat, power, errors, MIG instances "
         "and the pods and models that hold them.",
-        tags=d.tags,
-        refresh=d.refresh,
-        time_from=d.time_from,
         variables=[
             *cluster_variables(cfg, m, "nvidia_gpu_info"),
             query_variable("node", "Node", f"label_values({m('nvidia_gpu_info')}, {node})"),
             query_variable("gpu", "GPU", f"label_values({m('nvidia_gpu_info', **{node: Re('$node')})}, gpu)"),
         ],
         sections=sections,
-        links=links(cfg, d.gpu_node_uid),
     )

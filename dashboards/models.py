@@ -11,8 +11,8 @@ from alerts import records
 from bundle.promql import Re
 from bundle.schema import BundleConfig, duration_seconds
 from dashboards import registry
-from dashboards.scope import NotRe, Scoped, cluster_variables, grouping, links, mlflow_metrics, selector
-from dashboards.style import Query, Section, dashboard, query_variable, steps, timeseries
+from dashboards.scope import NotRe, Scoped, board, cluster_variables, grouping, mlflow_metrics, selector
+from dashboards.style import Query, Section, query_variable, steps, timeseries
 
 VERSION = "{{model}} v{{version}}"
 
@@ -257,14 +257,12 @@ def build(cfg: BundleConfig) -> dict[str, Any]:
     d = cfg.dashboards
     m = mlflow_metrics(cfg)
     info = "mlflow_model_version_info"
-    return dashboard(
+    return board(
+        cfg,
         uid=d.models_uid,
         title="Models and quality",
         description="The MLflow registry's models, versions and aliases, training outcomes, drift and online "
         "quality against the offline baseline, and the registry's own availability.",
-        tags=d.tags,
-        refresh=d.refresh,
-        time_from=d.time_from,
         variables=[
             *cluster_variables(cfg, m, "mlflow_up"),
             query_variable("model", "Model", f"label_values({m(info)}, model)"),
@@ -274,5 +272,4 @@ def build(cfg: BundleConfig) -> dict[str, Any]:
             ),
         ],
         sections=[catalogue(cfg), training(cfg), drift(cfg), quality(cfg), registry.section(cfg)],
-        links=links(cfg, d.models_uid),
     )

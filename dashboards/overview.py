@@ -10,8 +10,8 @@ from bundle.promql import Re
 from bundle.schema import BundleConfig
 from dashboards import gpu_fleet
 from dashboards.gpu_fleet import STAT_HEIGHT, FleetQueries
-from dashboards.scope import cluster_variables, grouping, links, mlflow_metrics, selector
-from dashboards.style import Query, Section, dashboard, query_variable, stat, states, steps, timeseries
+from dashboards.scope import board, cluster_variables, grouping, mlflow_metrics, selector
+from dashboards.style import Query, Section, query_variable, stat, states, steps, timeseries
 
 # Alerts (by name after naming.alert_prefix) that mean a model is drifted or degraded, and those that mean
 # serving and the registry disagree.
@@ -165,19 +165,16 @@ def build(cfg: BundleConfig) -> dict[str, Any]:
     d = cfg.dashboards
     m = gpu_fleet.gpu.metrics(cfg)
     node = cfg.naming.node_label
-    return dashboard(
+    return board(
+        cfg,
         uid=d.overview_uid,
         title=d.overview_title,
         description="The ML platform's four targets (serving latency, training success, registry "
         "availability, GPU utilization), what is burning, firing or drifting, and a GPU summary, with links "
         "to every detailed dashboard.",
-        tags=d.tags,
-        refresh=d.refresh,
-        time_from=d.time_from,
         variables=[
             *cluster_variables(cfg, m, "mlobs_build_info"),
             query_variable("node", "Node", f"label_values({m('nvidia_gpu_info')}, {node})"),
         ],
         sections=[targets(cfg), attention(cfg), gpus(cfg)],
-        links=links(cfg, d.overview_uid),
     )

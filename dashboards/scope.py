@@ -7,13 +7,15 @@ kubernetes-mixin does, so one dashboard serves a global view (Thanos, Mimir) as 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from grafanalib import core as g
 
 from bundle.promql import Metrics, Re, spec
 from bundle.schema import BundleConfig
-from dashboards.style import Link, query_variable
+from dashboards.style import Link, Section, dashboard, query_variable
 
 HISTOGRAM_SERIES = ("bucket", "count", "sum")
 
@@ -125,3 +127,26 @@ def links(cfg: BundleConfig, here: str) -> list[Link]:
         Link("GPU node", d.gpu_node_uid),
     ]
     return [link for link in every if link.uid != here]
+
+
+def board(
+    cfg: BundleConfig,
+    uid: str,
+    title: str,
+    description: str,
+    variables: Sequence[g.Template],
+    sections: Sequence[Section],
+) -> dict[str, Any]:
+    """A dashboard of the bundle: the configured tags, refresh and time range, and links to the others."""
+    d = cfg.dashboards
+    return dashboard(
+        uid=uid,
+        title=title,
+        description=description,
+        tags=d.tags,
+        refresh=d.refresh,
+        time_from=d.time_from,
+        variables=variables,
+        sections=sections,
+        links=links(cfg, uid),
+    )

@@ -14,13 +14,12 @@ from alerts import records
 from bundle.promql import Re
 from bundle.schema import BundleConfig
 from dashboards import serving_health
-from dashboards.scope import NotRe, Scoped, cluster_variables, links, selector, serving_metrics
+from dashboards.scope import NotRe, Scoped, board, cluster_variables, selector, serving_metrics
 from dashboards.style import (
     ALL_OR_ABSENT,
     Panel,
     Query,
     Section,
-    dashboard,
     increase,
     query_variable,
     rate,
@@ -257,14 +256,12 @@ def build(cfg: BundleConfig) -> dict[str, Any]:
     known = "tfserving_model_available_versions"
     models = m(known, namespace=Re("$namespace"))
     model_versions = m("tfserving_model_version_state", namespace=Re("$namespace"), model=Re("$model"))
-    return dashboard(
+    return board(
+        cfg,
         uid=d.serving_uid,
         title="Model serving",
         description="TF Serving per model and version: traffic, errors, latency against the P95 target, "
         "versions and rollouts, SLO burn, target health and the GPUs under the serving pods.",
-        tags=d.tags,
-        refresh=d.refresh,
-        time_from=d.time_from,
         variables=[
             *cluster_variables(cfg, m, known),
             query_variable("namespace", "Namespace", f"label_values({m(known)}, namespace)", ALL_OR_ABSENT),
@@ -278,5 +275,4 @@ def build(cfg: BundleConfig) -> dict[str, Any]:
             comparison(cfg),
             *serving_health.sections(cfg),
         ],
-        links=links(cfg, d.serving_uid),
     )
