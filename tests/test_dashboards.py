@@ -131,3 +131,21 @@ def test_a_cluster_label_adds_the_variable_and_filters_and_groups_every_query(
                 for part in expr.split(clause)[1:]:
                     assert part.startswith(("cluster", "le)", ")")), (board["uid"], title, expr)
     assert promtool_parse(every_expr(build(cfg)), tool("promtool")) == {}
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"attribution": {"per_process": True}},
+        {"attribution": {"enabled": False}},
+        {"serving": {"job": "tf-serving", "collect_on_gpu_nodes": False}},
+        {"naming": {"node_label": "host", "job_label": "scrape_job", "alert_prefix": "Acme"}},
+        {"models": {"overrides": {"ranking": {"slo": {"latency_objective": 0.95}}}}},
+        {"quality": {"metrics": {}}, "drift": {"metrics": {}}},
+    ],
+)
+def test_every_config_variant_gives_clean_dashboards(
+    make_config: Callable[[dict[str, Any]], BundleConfig], override: dict[str, Any]
+) -> None:
+    cfg = make_config(override)
+    assert lint_all(build(cfg), KnownSeries(cfg), tool("promtool")) == []
