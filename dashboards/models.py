@@ -144,19 +144,12 @@ def drift(cfg: BundleConfig) -> Section:
     panels = [
         timeseries(
             f"Drift: {metric}",
-            f"Latest {metric} of each model version from its monitoring runs, for the whole dataset and per "
-            f"feature ({spec.get('direction', 'higher_is_worse').replace('_', ' ')}; warning "
-            f"{spec['warning']:g}, critical {spec['critical']:g}: drift.metrics.{metric}; models.overrides "
-            "may "
-            "set a model's own).",
+            f"Latest {metric} of each model version from its monitoring runs, per feature and, without a "
+            f"feature, for the whole dataset ({spec.get('direction', 'higher_is_worse').replace('_', ' ')}; "
+            f"warning {spec['warning']:g}, critical {spec['critical']:g}: drift.metrics.{metric}; "
+            "models.overrides may set a model's own).",
             "none",
-            Query(
-                q.models("mlflow_model_drift", versions=True, metric=metric, feature=""), f"{VERSION} dataset"
-            ),
-            Query(
-                q.models("mlflow_model_drift", versions=True, metric=metric, feature=NotRe("")),
-                f"{VERSION} {{{{feature}}}}",
-            ),
+            Query(q.models("mlflow_model_drift", versions=True, metric=metric), f"{VERSION} {{{{feature}}}}"),
             thresholds=drift_thresholds(spec),
             shade_thresholds=True,
         )

@@ -90,7 +90,8 @@ def attention(cfg: BundleConfig) -> Section:
     """What needs a person now: spent budgets, firing alerts, degraded models, disagreements."""
     budget = steps("red", (0, "orange"), (0.25, "green"))
     model = "{{namespace}}/{{model}}"
-    flagged = grouping(cfg, "alertname", "model", "version")
+    versions, models = grouping(cfg, "model", "version"), grouping(cfg, "model")
+    mlflow = mlflow_metrics(cfg)
     return Section(
         "Needs attention",
         (
@@ -117,22 +118,29 @@ def attention(cfg: BundleConfig) -> Section:
             ),
             states(
                 "Models drifted or degraded",
-                "Model versions with a drift or quality alert firing, by alert: open Models and quality.",
-                {"1": ("firing", "red")},
+                "Drift and quality alerts firing per monitored model version (0: none; open Models and "
+                "quality for the rest).",
+                {"0": ("ok", "green")},
                 Query(
-                    f"group by ({flagged}) ({alerts_firing(cfg, *DEGRADED)})",
-                    "{{model}} v{{version}} {{alertname}}",
+                    f"count by ({versions}) ({alerts_firing(cfg, *DEGRADED)})\nor\n0 * group by ({versions}) "
+                    f"(\n{mlflow('mlflow_model_drift_timestamp_seconds')}\n"
+                    f"or\n{mlflow('mlflow_model_quality_timestamp_seconds')}\n)",
+                    "{{model}} v{{version}}",
                 ),
+                thresholds=steps("green", (1, "red")),
             ),
             states(
                 "Serving and registry disagree",
-                "Models whose served version is not the registry's alias, or whose alias points at a "
-                "version that is not READY: a rollout stuck or a promotion not deployed.",
-                {"1": ("firing", "orange")},
+                "Alerts firing per model with a serving alias: the served version is not the registry's "
+                f"{cfg.serving.registry_alias!r} alias, or that alias points at a version that is not READY "
+                "(0: they agree).",
+                {"0": ("agree", "green")},
                 Query(
-                    f"group by ({grouping(cfg, 'alertname', 'model')}) ({alerts_firing(cfg, *DISAGREEMENT)})",
-                    "{{model}} {{alertname}}",
+                    f"count by ({models}) ({alerts_firing(cfg, *DISAGREEMENT)})\nor\n0 * group by ({models}) "
+                    f"({mlflow('mlflow_model_alias_version', alias=cfg.serving.registry_alias)})",
+                    "{{model}}",
                 ),
+                thresholds=steps("green", (1, "orange")),
             ),
         ),
     )

@@ -110,8 +110,12 @@ def test_attention_row_reads_alerts_by_their_configured_names(
     assert 'ALERTS{alertstate="firing", alertname=~"Acme.+"}' in firing
     (degraded,) = exprs(home["Models drifted or degraded"])
     assert "AcmeModelDriftCritical|AcmeModelFeaturesDrifted|AcmeModelQualityDegraded" in degraded
+    assert "\nor\n0 * group by (model, version) (\nmlflow_model_drift_timestamp_seconds{" in degraded
     (disagree,) = exprs(home["Serving and registry disagree"])
     assert "AcmeServingRegistryMismatch" in disagree
+    assert disagree.endswith(
+        '0 * group by (model) (mlflow_model_alias_version{job="mlobs-exporter-cluster", alias="production"})'
+    )
     budgets = exprs(home["SLO error budget remaining"])
     assert budgets == [records.slo_budget_remaining("availability"), records.slo_budget_remaining("latency")]
 
@@ -188,8 +192,8 @@ def test_gpus_under_serving_pods_join_the_model_info_on_uuid(serving_board: Titl
 def test_drift_panels_per_metric_with_thresholds_in_its_direction(models_board: Titled) -> None:
     assert steps(models_board["Drift: psi"]) == [(None, "green"), (0.1, "orange"), (0.25, "red")]
     assert steps(models_board["Drift: p_value"]) == [(None, "red"), (0.01, "orange"), (0.05, "green")]
-    dataset, features = exprs(models_board["Drift: psi"])
-    assert 'metric="psi", feature=""' in dataset and 'metric="psi", feature!~""' in features
+    (psi,) = exprs(models_board["Drift: psi"])
+    assert psi.startswith("mlflow_model_drift{") and 'metric="psi"}' in psi  # dataset level and features
     (drifted,) = exprs(models_board["Drifted features"])
     assert drifted.startswith(records.drifted_feature_ratio())
     assert steps(models_board["Drifted features"]) == [(None, "green"), (0.3, "red")]
