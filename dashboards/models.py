@@ -223,10 +223,13 @@ def quality(cfg: BundleConfig) -> Section:
                 f"(0 = as good, above 0 = worse, whichever the metric's direction). Tolerances: {tolerances} "
                 "(quality.metrics); the line is the smallest.",
                 "percentunit",
-                *(
-                    Query(shortfall(metrics, direction == "higher_is_better"), f"{VERSION} {{{{metric}}}}")
-                    for direction, metrics in _directions(cfg).items()
-                    if metrics
+                Query(
+                    "\nor\n".join(
+                        f"(\n{shortfall(metrics, direction == 'higher_is_better')}\n)"
+                        for direction, metrics in _directions(cfg).items()
+                        if metrics
+                    ),
+                    f"{VERSION} {{{{metric}}}}",
                 ),
                 thresholds=steps("green", (lowest, "red")),
                 shade_thresholds=True,

@@ -200,11 +200,12 @@ def test_drift_panels_per_metric_with_thresholds_in_its_direction(models_board: 
 
 
 def test_quality_is_held_against_the_baseline_of_the_same_version(models_board: Titled) -> None:
-    better, worse = exprs(models_board["Quality shortfall against the baseline"])
-    assert better.startswith("1 - (") and 'metric=~"accuracy|auc|f1|precision|recall"' in better
+    (shortfall,) = exprs(models_board["Quality shortfall against the baseline"])
+    better, worse = shortfall.split("\n)\nor\n(\n")
+    assert better.startswith("(\n1 - (") and 'metric=~"accuracy|auc|f1|precision|recall"' in better
     assert "/ on (model, version, metric)\nmlflow_model_offline_metric{" in better
     assert 'alias="production"' in better
-    assert worse.endswith(") - 1") and 'metric=~"rmse|mae|log_loss"' in worse
+    assert worse.endswith(") - 1\n)") and 'metric=~"rmse|mae|log_loss"' in worse
 
 
 def test_training_and_staleness_thresholds_come_from_the_config(models_board: Titled) -> None:
