@@ -1,4 +1,10 @@
-"""Grafana dashboards built from the bundle config, through the house style in `dashboards.style`."""
+"""Grafana dashboards built from the bundle config, through the house style in `dashboards.style`.
+
+One module per dashboard (overview, serving, models, gpu_fleet, gpu_node); rows shared or split out live
+beside them (gpu and attribution: per-GPU rows; serving_health: SLO, targets and GPUs of serving; registry:
+the registry's health). `scope` holds the selectors, cluster variable and links every dashboard shares;
+`lint` and `queries` check them and list their queries; `docs` writes their panels into docs/dashboards.md.
+"""
 
 from __future__ import annotations
 
