@@ -36,8 +36,7 @@ def details(cfg: BundleConfig) -> Section:
             timeseries(
                 "Memory bandwidth utilization",
                 "Share of the driver's sample period in which device memory was read or written: high with "
-                "low "
-                "SM utilization means a memory-bound workload.",
+                "low SM utilization means a memory-bound workload.",
                 "percentunit",
                 Query(m("nvidia_gpu_memory_utilization_ratio", **scope), on),
                 min=0,
@@ -77,16 +76,14 @@ def details(cfg: BundleConfig) -> Section:
             timeseries(
                 "Power from the energy counter",
                 "Average power over each interval from the energy counter (Volta and newer): unlike the "
-                "power "
-                "gauge it misses no spike between scrapes.",
+                "power gauge it misses no spike between scrapes.",
                 "watt",
                 Query(rate(m("nvidia_gpu_energy_joules_total", **scope)), on),
             ),
             timeseries(
                 "PCIe throughput",
                 "Bytes per second over PCIe from the byte counters (tx from the GPU, rx to it), and the 20 "
-                "ms "
-                "samples where --gpu.pcie-throughput-sampling is on.",
+                "ms samples where --gpu.pcie-throughput-sampling is on.",
                 "Bps",
                 Query(rate(m("nvidia_gpu_pcie_bytes_total", **scope)), f"{on} {{{{direction}}}}"),
                 Query(
@@ -127,8 +124,7 @@ def memory_errors(cfg: BundleConfig) -> Section:
             timeseries(
                 "Remapped and retired memory",
                 "Memory rows remapped (Ampere and newer) and pages retired (up to Volta) per interval after "
-                "ECC "
-                "errors.",
+                "ECC errors.",
                 "short",
                 Query(increase(m("nvidia_gpu_remapped_rows_total", **scope)), f"{on} rows {{{{severity}}}}"),
                 Query(increase(m("nvidia_gpu_retired_pages_total", **scope)), f"{on} pages {{{{cause}}}}"),
@@ -137,8 +133,7 @@ def memory_errors(cfg: BundleConfig) -> Section:
             states(
                 "Remaps and retirements pending",
                 "A pending row remap or page retirement waits for a GPU reset or driver reload; a failed "
-                "remap "
-                "means the GPU needs service.",
+                "remap means the GPU needs service.",
                 pending,
                 Query(m("nvidia_gpu_remapped_rows_pending", **scope), f"{on} remap"),
                 Query(m("nvidia_gpu_retired_pages_pending", **scope), f"{on} retirement"),

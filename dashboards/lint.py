@@ -70,8 +70,8 @@ def lint_variables(data: dict[str, Any]) -> list[str]:
             problems.append(f"variable {name}: must refresh on time-range change (refresh: 2)")
         if variable.get("multi") and variable.get("allValue") not in ALL_VALUES:
             problems.append(
-                f"variable {name}: multi-value variables need allValue '.+' ('.*' for labels that may be "
-                "absent)"
+                f"variable {name}: multi-value variables need allValue '.+' "
+                "('.*' for labels that may be absent)"
             )
         if not _uses_variable(variable.get("datasource")):
             problems.append(f"variable {name}: datasource must be {DATASOURCE_UID}")

@@ -92,8 +92,7 @@ def training(cfg: BundleConfig) -> Section:
             timeseries(
                 "Training success ratio",
                 f"FINISHED runs over ended runs per experiment in the last {t.window} (KILLED runs "
-                f"{killed}); "
-                f"the line is the platform target of {t.success_ratio_target:.0%} "
+                f"{killed}); the line is the platform target of {t.success_ratio_target:.0%} "
                 "(training.success_ratio_target).",
                 "percentunit",
                 Query(

@@ -58,8 +58,7 @@ def targets(cfg: BundleConfig) -> Section:
             target(
                 "Training success ratio",
                 f"FINISHED runs over ended runs of every experiment in the last {t.window}, against the "
-                "target "
-                f"of {t.success_ratio_target:.0%} (training.success_ratio_target).",
+                f"target of {t.success_ratio_target:.0%} (training.success_ratio_target).",
                 "percentunit",
                 Query(f"{training_runs('FINISHED')}\n/\n{training_runs(ended)}", "success ratio"),
                 steps("red", (t.success_ratio_target, "green")),
@@ -75,8 +74,7 @@ def targets(cfg: BundleConfig) -> Section:
             target(
                 "Allocated GPU utilization",
                 "Average busy share of the GPUs a training job holds (allocated, serving no model), against "
-                "the "
-                f"{cfg.gpu.utilization_target_low:.0%}-{cfg.gpu.utilization_target_high:.0%} band "
+                f"the {cfg.gpu.utilization_target_low:.0%}-{cfg.gpu.utilization_target_high:.0%} band "
                 "(gpu.utilization_target_low/high).",
                 "percentunit",
                 Query(f"avg({fleet.training_busy()})", "busy"),

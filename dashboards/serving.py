@@ -116,8 +116,7 @@ def latency(cfg: BundleConfig) -> Section:
             timeseries(
                 "Latency P50, P95 and P99",
                 f"Latency quantiles of successful requests per model (recorded over {q.window}); the line "
-                "is the "
-                f"P95 target of {target * 1000:g} ms (serving.latency_p95_target_seconds).",
+                f"is the P95 target of {target * 1000:g} ms (serving.latency_p95_target_seconds).",
                 "s",
                 *(
                     Query(q.record(records.latency_quantile("model", quantile, q.window)), f"{MODEL} p{p}")
