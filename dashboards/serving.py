@@ -15,6 +15,7 @@ from bundle.promql import Re
 from bundle.schema import BundleConfig
 from dashboards import serving_health
 from dashboards.scope import NotRe, Scoped, board, cluster_variables, selector, serving_metrics
+from dashboards.serving_health import divided_per_model
 from dashboards.style import (
     ALL_OR_ABSENT,
     Panel,
@@ -125,6 +126,23 @@ def latency(cfg: BundleConfig) -> Section:
                 thresholds=latency_target(cfg),
                 shade_thresholds=True,
             ),
+            timeseries(
+                "P95 latency against each model's target",
+                "Each model's P95 latency divided by its own target: serving.latency_p95_target_seconds, or "
+                "the model's in models.overrides. Above 1 (100%) the model misses its target.",
+                "percentunit",
+                Query(
+                    divided_per_model(
+                        cfg,
+                        records.latency_quantile("model", 0.95, q.window),
+                        "serving",
+                        "latency_p95_target_seconds",
+                    ),
+                    MODEL,
+                ),
+                thresholds=steps("green", (1, "red")),
+                shade_thresholds=True,
+            ),
             Panel(
                 "heatmap",
                 "Latency heatmap",
@@ -132,6 +150,7 @@ def latency(cfg: BundleConfig) -> Section:
                 "chosen models and versions: a second band means a slow path (a cold version, a bad batch).",
                 "s",
                 (Query(f"sum by (le) ({rate(buckets)})", "{{le}}", format="heatmap"),),
+                width=8,
             ),
             timeseries(
                 "Model runtime P95",
@@ -142,6 +161,7 @@ def latency(cfg: BundleConfig) -> Section:
                     f"histogram_quantile(0.95, sum by ({by_runtime}) ({rate(runtime)}))",
                     f"{MODEL} {{{{runtime}}}}",
                 ),
+                width=8,
             ),
             timeseries(
                 "Batch queuing P95",
@@ -152,6 +172,7 @@ def latency(cfg: BundleConfig) -> Section:
                     f"histogram_quantile(0.95, sum by ({by_pool}) ({rate(queuing)}))",
                     "{{namespace}}/{{pod}} {{thread_pool}}",
                 ),
+                width=8,
             ),
         ),
     )

@@ -21,28 +21,39 @@ FAST_BURN = 14.4
 MODEL = "{{namespace}}/{{model}}"
 
 
-def objectives(cfg: BundleConfig, key: str) -> tuple[float, Mapping[str, float]]:
-    """The SLO objective `key`, and the models whose models.overrides set their own."""
-    default = float(getattr(cfg.slo, key))
+def per_model(cfg: BundleConfig, section: str, key: str) -> tuple[float, Mapping[str, float]]:
+    """The value of `section.key`, and the models whose models.overrides set their own."""
+    default = float(getattr(getattr(cfg, section), key))
     own = {
-        model: float(values["slo"][key])
+        model: float(values[section][key])
         for model, values in sorted(cfg.models.overrides.items())
-        if isinstance(values.get("slo"), Mapping) and key in values["slo"]
+        if isinstance(values.get(section), Mapping) and key in values[section]
     }
     return default, own
 
 
-def burn_rate(cfg: BundleConfig, sli: records.Sli, window: str) -> str:
-    """The SLI's error ratio over `window` divided by each model's error budget (1 - its objective)."""
-    default, own = objectives(cfg, f"{sli}_objective")
-    name = records.slo_error_ratio(sli, window)
+def divided_per_model(cfg: BundleConfig, name: str, section: str, key: str, budget: bool = False) -> str:
+    """The record `name` of the chosen models divided by each model's `section.key` (by 1 minus it with
+    `budget`: an objective's error budget), models.overrides applied."""
+    default, own = per_model(cfg, section, key)
+
+    def divisor(value: float) -> str:
+        return f"{1 - value if budget else value:.6g}"
+
     chosen = selector(cfg, name, namespace=Re("$namespace"), model=Re("$model"))
     if not own:
-        return f"{chosen} / {1 - default:.6g}"
+        return f"{chosen} / {divisor(default)}"
     overridden = selector(cfg, name, model=Re("|".join(map(re.escape, own))))
-    parts = [f"({chosen} unless {overridden}) / {1 - default:.6g}"]
-    parts += [f"({chosen} and {selector(cfg, name, model=m)}) / {1 - o:.6g}" for m, o in own.items()]
+    parts = [f"({chosen} unless {overridden}) / {divisor(default)}"]
+    parts += [f"({chosen} and {selector(cfg, name, model=m)}) / {divisor(v)}" for m, v in own.items()]
     return "\nor\n".join(parts)
+
+
+def burn_rate(cfg: BundleConfig, sli: records.Sli, window: str) -> str:
+    """The SLI's error ratio over `window` divided by each model's error budget (1 - its objective)."""
+    return divided_per_model(
+        cfg, records.slo_error_ratio(sli, window), "slo", f"{sli}_objective", budget=True
+    )
 
 
 def slo(cfg: BundleConfig) -> Section:

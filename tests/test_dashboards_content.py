@@ -215,3 +215,15 @@ def test_training_and_staleness_thresholds_come_from_the_config(models_board: Ti
     assert steps(models_board["Monitoring staleness"]) == [(None, "green"), (21600.0, "red")]
     assert steps(models_board["Snapshot age"]) == [(None, "green"), (600.0, "red")]
     assert steps(models_board["Registry availability"]) == [(None, "red"), (0.999, "green")]
+
+
+def test_latency_against_target_divides_by_each_models_own_target(
+    make_config: Callable[[dict[str, Any]], BundleConfig],
+) -> None:
+    cfg = make_config(
+        {"models": {"overrides": {"ranking": {"serving": {"latency_p95_target_seconds": 0.25}}}}}
+    )
+    (expr,) = exprs(titled(serving.build(cfg))["P95 latency against each model's target"])
+    p95 = records.latency_quantile("model", 0.95, "5m")
+    assert f'unless {p95}{{model=~"ranking"}}) / 0.1\nor\n' in expr
+    assert expr.endswith(f'and {p95}{{model="ranking"}}) / 0.25')
