@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -75,32 +75,37 @@ def alert_list() -> str:
 BLOCKS: dict[str, Callable[[], str]] = {"config": config_reference, "alerts": alert_list}
 
 
-def render(text: str) -> str:
+def render(text: str, blocks: Mapping[str, Callable[[], str]] = BLOCKS) -> str:
     """`text` with every generated block rewritten; an unknown block name is an error."""
 
     def fill(match: re.Match[str]) -> str:
         name = match.group(2)
-        if name not in BLOCKS:
+        if name not in blocks:
             raise KeyError(f"docs: unknown generated block {name!r}")
-        return f"{match.group(1)}{BLOCKS[name]()}{match.group(3)}"
+        return f"{match.group(1)}{blocks[name]()}{match.group(3)}"
 
     return _BLOCK.sub(fill, text)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bundle.docs", description=__doc__.splitlines()[0])
+def cli(argv: Sequence[str] | None, prog: str, doc: Path, fill: Callable[[str], str]) -> int:
+    """Rewrite the generated blocks of `doc` with `fill`; --check only reports a stale page (exit 1)."""
+    parser = argparse.ArgumentParser(prog=prog, description=f"Rewrite the generated blocks of {doc.name}.")
     parser.add_argument("--check", action="store_true", help="report a stale page instead of rewriting it")
-    parser.add_argument("path", nargs="?", type=Path, default=DOC)
+    parser.add_argument("path", nargs="?", type=Path, default=doc)
     args = parser.parse_args(argv)
     text = args.path.read_text(encoding="utf-8")
-    fresh = render(text)
+    fresh = fill(text)
     if args.check:
         if fresh != text:
-            print(f"bundle.docs: {args.path} is stale: run python -m bundle.docs", file=sys.stderr)
+            print(f"{prog.split()[-1]}: {args.path} is stale: run {prog}", file=sys.stderr)
             return 1
         return 0
     args.path.write_text(fresh, encoding="utf-8")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli(argv, "python -m bundle.docs", DOC, render)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ from bundle.config import BundleConfigError
 from bundle.output import dump_yaml, write_tree
 from bundle.promql import UnknownMetricError
 from bundle.schema import BundleConfig, load_config
-from dashboards.lint import lint as lint_dashboard
+from dashboards.lint import lint_all as lint_dashboards
+from dashboards.queries import KnownSeries
 from dashboards.style import to_json
 from servicemonitors.dashboards import ConfigMapTooLarge
 
@@ -34,8 +35,7 @@ def render(cfg: BundleConfig) -> dict[str, str]:
     groups = alerts.build(cfg)
     problems = lint_rules(groups, cfg.naming.alert_prefix)
     boards = dashboards.build(cfg)
-    for board in boards:
-        problems.extend(f"dashboard {board['uid']}: {p}" for p in lint_dashboard(board))
+    problems.extend(lint_dashboards(boards, KnownSeries(cfg)))
     if problems:
         raise BundleError("; ".join(problems))
     kube = {"prometheusrule.yaml": prometheus_rule(groups, cfg), **servicemonitors.objects(cfg, boards)}

@@ -1,14 +1,20 @@
-"""Grafana dashboards built from the bundle config, through the house style in `dashboards.style`."""
+"""Grafana dashboards built from the bundle config, through the house style in `dashboards.style`.
+
+One module per dashboard (overview, serving, models, gpu_fleet, gpu_node); rows shared or split out live
+beside them (gpu and attribution: per-GPU rows; serving_health: SLO, targets and GPUs of serving; registry:
+the registry's health). `scope` holds the selectors, cluster variable and links every dashboard shares;
+`lint` and `queries` check them and list their queries; `docs` writes their panels into docs/dashboards.md.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bundle.schema import BundleConfig
-from dashboards import overview
+from dashboards import gpu_fleet, gpu_node, models, overview, serving
 
 # One module per dashboard, each with `build(cfg) -> dict` (Grafana's JSON model).
-DASHBOARDS = (overview,)
+DASHBOARDS = (overview, serving, models, gpu_fleet, gpu_node)
 
 
 def build(cfg: BundleConfig) -> list[dict[str, Any]]:

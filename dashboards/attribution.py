@@ -10,10 +10,10 @@ series instead, which exist with `attribution.per_process` only, so those panels
 
 from __future__ import annotations
 
-from bundle.promql import Metrics, Re
+from bundle.promql import Re
 from bundle.schema import BundleConfig
-from dashboards.gpu import metrics, variables_scope
-from dashboards.style import Panel, Query, Section, ratio_panel, steps, value_map
+from dashboards.gpu import band, metrics, variables_scope
+from dashboards.style import Panel, Query, Section, ratio_panel, value_map
 
 ALLOCATION = "nvidia_gpu_allocation_info"
 
@@ -22,7 +22,7 @@ class _Queries:
     """The allocation-derived expressions the panels share, every label checked against the catalogue."""
 
     def __init__(self, cfg: BundleConfig) -> None:
-        self.m: Metrics = metrics(cfg)
+        self.m = metrics(cfg)
         self.scope = variables_scope(cfg)
         self.node = cfg.naming.node_label
 
@@ -49,7 +49,8 @@ class _Queries:
         whole = {"mig_uuid": ""}
         held = self.holders("namespace", "pod", "uuid", "gpu", self.node, **whole)
         pods = self.holders("uuid", "namespace", "pod", **whole)
-        return f"{held}\nunless on (uuid)\n(count by (uuid) ({pods}) > 1)"
+        uuid = self.m.by(ALLOCATION, "uuid")
+        return f"{held}\nunless on ({uuid})\n(count by ({uuid}) ({pods}) > 1)"
 
     def per_pod_on_shared(self, name: str) -> str:
         """A per-pod series restricted to pods (not host processes) on shared devices."""
@@ -59,9 +60,7 @@ class _Queries:
 
 def section(cfg: BundleConfig) -> Section:
     q = _Queries(cfg)
-    g = cfg.gpu
     per_pod = f"{{{{namespace}}}}/{{{{pod}}}} GPU {{{{gpu}}}} on {{{{{cfg.naming.node_label}}}}}"
-    band = steps("red", (g.utilization_target_low, "green"), (g.utilization_target_high, "orange"))
     shared_note = (
         "Shared GPUs are left out: their GPU-wide value would repeat for every pod; the per-pod panels show "
         "what each pod really uses."
@@ -70,7 +69,7 @@ def section(cfg: BundleConfig) -> Section:
         "attribution.per_process)."
     )
     exclusive_util = (
-        f"(\n{q.exclusive_whole_gpus()}\n)\n* on (uuid) group_left ()\n"
+        f"(\n{q.exclusive_whole_gpus()}\n)\n* on ({q.m.by(ALLOCATION, 'uuid')}) group_left ()\n"
         f"{q.m('nvidia_gpu_utilization_ratio', **q.scope)}"
     )
     panels: list[Panel] = [
@@ -94,7 +93,7 @@ def section(cfg: BundleConfig) -> Section:
             "Utilization of each whole GPU held by a single pod, labelled with that pod (its allocation "
             f"joined on uuid). {shared_note}",
             Query(exclusive_util, per_pod),
-            band,
+            band(cfg),
         ),
         Panel(
             "state-timeline",

@@ -1,20 +1,29 @@
-"""The GPU section of the overview: efficiency against the target band, memory, heat, power and health."""
+"""The per-GPU section of the GPU node dashboard: efficiency against the target band, memory, heat, power and
+health."""
 
 from __future__ import annotations
 
-from bundle.promql import Metrics, Re
+from typing import Any
+
+from bundle.promql import Re
 from bundle.schema import BundleConfig
+from dashboards.scope import Scoped, gpu_metrics
 from dashboards.style import Panel, Query, Section, increase, rate, ratio_panel, steps, value_map
 
 
-def metrics(cfg: BundleConfig) -> Metrics:
-    n = cfg.naming
-    return Metrics(n.job_label, cfg.exporter.gpu_job, frozenset({n.job_label, n.node_label}))
+def metrics(cfg: BundleConfig) -> Scoped:
+    return gpu_metrics(cfg)
 
 
 def variables_scope(cfg: BundleConfig) -> dict[str, Re]:
     """Matchers every GPU query carries: the dashboard's node and gpu variables."""
     return {cfg.naming.node_label: Re("$node"), "gpu": Re("$gpu")}
+
+
+def band(cfg: BundleConfig) -> list[dict[str, Any]]:
+    """The utilization target band: red below it, green in it, orange above it."""
+    g = cfg.gpu
+    return steps("red", (g.utilization_target_low, "green"), (g.utilization_target_high, "orange"))
 
 
 def _listed(numbers: tuple[int, ...]) -> str:
@@ -28,7 +37,7 @@ def section(cfg: BundleConfig) -> Section:
     used, total = m("nvidia_gpu_memory_used_bytes", **scope), m("nvidia_gpu_memory_total_bytes", **scope)
     node_scope = {cfg.naming.node_label: Re("$node")}
     on = f"{{{{{cfg.naming.node_label}}}}} GPU {{{{gpu}}}}"
-    band = steps("red", (g.utilization_target_low, "green"), (g.utilization_target_high, "orange"))
+    target_band = band(cfg)
     target = f"{g.utilization_target_low:.0%}-{g.utilization_target_high:.0%}"
     panels = (
         ratio_panel(
@@ -37,14 +46,14 @@ def section(cfg: BundleConfig) -> Section:
             f"band is the training target {target}: below it the GPU waits on input, above it there is no "
             "headroom.",
             Query(m("nvidia_gpu_utilization_ratio", **scope), on),
-            band,
+            target_band,
         ),
         ratio_panel(
             "GPU busy ratio",
             "Average busy share over each interval from the busy-time counter: unlike the utilization gauge "
             f"it misses nothing between scrapes. Target band {target}.",
             Query(rate(m("nvidia_gpu_busy_seconds_total", **scope)), on),
-            band,
+            target_band,
         ),
         ratio_panel(
             "GPU memory used",

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Sequence
 from typing import Any
+
+from dashboards.queries import (
+    BUILTINS,
+    all_values,
+    metric_names,
+    panel_queries,
+    panels,
+    promtool_parse,
+    substitute,
+    used_variables,
+)
 
 MIN_SCHEMA_VERSION = 36
 DATASOURCE_UID = "${datasource}"
 RANGE_FUNCTIONS = ("rate", "irate", "increase")
-# What each Grafana variable becomes when a target is handed to the real PromQL parser.
-SUBSTITUTIONS = {
-    "$__rate_interval": "5m",
-    "${__rate_interval}": "5m",
-    "$__interval": "1m",
-    "${__interval}": "1m",
-    "$__range": "1h",
-    "${__range}": "1h",
-}
-_VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+ALL_VALUES = (".+", ".*")
 _RANGE = re.compile(r"\b(\w+)\s*\([^()]*\[([^\]]+)\]")
-_LABEL_VALUES = re.compile(r"^label_values\((.+),\s*\w+\)$")
 _COUNTER = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*_total)\b")
 
 
@@ -29,13 +31,6 @@ def _uses_variable(datasource: Any) -> bool:
     if isinstance(datasource, dict):
         datasource = datasource.get("uid")
     return datasource in (DATASOURCE_UID, "$datasource")
-
-
-def panels(data: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every panel, rows included, nested row panels too."""
-    for panel in data.get("panels", []):
-        yield panel
-        yield from panel.get("panels", [])
 
 
 def _enclosing_functions(expr: str, position: int) -> list[str]:
@@ -73,8 +68,11 @@ def lint_variables(data: dict[str, Any]) -> list[str]:
         name = variable.get("name")
         if variable.get("refresh") != 2:
             problems.append(f"variable {name}: must refresh on time-range change (refresh: 2)")
-        if variable.get("multi") and variable.get("allValue") != ".+":
-            problems.append(f"variable {name}: multi-value variables need allValue '.+'")
+        if variable.get("multi") and variable.get("allValue") not in ALL_VALUES:
+            problems.append(
+                f"variable {name}: multi-value variables need allValue '.+' "
+                "('.*' for labels that may be absent)"
+            )
         if not _uses_variable(variable.get("datasource")):
             problems.append(f"variable {name}: datasource must be {DATASOURCE_UID}")
     return problems
@@ -108,8 +106,41 @@ def lint_panel(panel: dict[str, Any]) -> list[str]:
     return problems
 
 
-def lint(data: dict[str, Any]) -> list[str]:
-    """Every convention the dashboard breaks; empty when it is clean."""
+def lint_layout(data: dict[str, Any]) -> list[str]:
+    """Panels must not overlap on Grafana's 24-column grid."""
+    problems = []
+    taken: dict[tuple[int, int], str] = {}
+    for panel in panels(data):
+        pos = panel.get("gridPos") or {}
+        x, y, w, h = (int(pos.get(k, 0)) for k in ("x", "y", "w", "h"))
+        title = str(panel.get("title") or panel.get("id"))
+        if x + w > 24:
+            problems.append(f"panel {title!r}: gridPos runs past the 24 columns")
+        for cell in itertools.product(range(x, x + w), range(y, y + h)):
+            if cell in taken:
+                problems.append(f"panel {title!r}: gridPos overlaps panel {taken[cell]!r}")
+                break
+            taken[cell] = title
+    return problems
+
+
+def lint_names(data: dict[str, Any], known: Container[str] | None) -> list[str]:
+    """Every variable a query uses is defined; every series it names is known (when `known` is given)."""
+    defined = {v.get("name") for v in data.get("templating", {}).get("list", [])} | set(BUILTINS)
+    problems = []
+    for title, expr in panel_queries(data):
+        for name in sorted(used_variables(expr) - defined):
+            problems.append(f"panel {title!r}: variable ${name} is not defined")
+        if known is not None:
+            for name in sorted(metric_names(expr)):
+                if name not in known:
+                    problems.append(f"panel {title!r}: {name} is neither exported nor recorded")
+    return problems
+
+
+def lint(data: dict[str, Any], known: Container[str] | None = None) -> list[str]:
+    """Every convention the dashboard breaks; empty when it is clean. `known`: the series queries may name
+    (`dashboards.queries.KnownSeries`); None skips that check."""
     problems = []
     if data.get("editable") is not False:
         problems.append("editable must be false")
@@ -123,25 +154,28 @@ def lint(data: dict[str, Any]) -> list[str]:
         problems.append("panel ids must be set and unique")
     for panel in panels(data):
         problems.extend(lint_panel(panel))
+    problems.extend(lint_layout(data))
+    problems.extend(lint_names(data, known))
     return problems
 
 
 def promql(data: dict[str, Any]) -> list[str]:
-    """Every target expression with Grafana's variables replaced, ready for the real PromQL parser."""
-    names = {v["name"] for v in data.get("templating", {}).get("list", [])}
+    """Every query (targets, then variables' selectors) with each variable set to All, ready for the real
+    PromQL parser."""
+    values = all_values(data)
+    return [substitute(expr, values) for _, expr in panel_queries(data)]
 
-    def substitute(match: re.Match[str]) -> str:
-        text = match.group(0)
-        if text in SUBSTITUTIONS:
-            return SUBSTITUTIONS[text]
-        name = match.group(1) or match.group(2)
-        if name not in names:
-            raise ValueError(f"unknown dashboard variable {text}")
-        return ".+"
 
-    exprs = [target["expr"] for panel in panels(data) for target in panel.get("targets") or []]
-    for variable in data.get("templating", {}).get("list", []):
-        query = _LABEL_VALUES.match(variable.get("query") or "") if variable.get("type") == "query" else None
-        if query:
-            exprs.append(query.group(1))
-    return [_VARIABLE.sub(substitute, expr) for expr in exprs]
+def lint_all(
+    boards: Sequence[dict[str, Any]], known: Container[str] | None = None, promtool: str | None = None
+) -> list[str]:
+    """`lint` of every dashboard, and with `promtool` (its path) every query, each variable at All, through
+    Prometheus' parser in one call."""
+    problems = [f"dashboard {b.get('uid')}: {p}" for b in boards for p in lint(b, known)]
+    if promtool:
+        where = [(b.get("uid"), title) for b in boards for title, _ in panel_queries(b)]
+        exprs = [e for b in boards for e in promql(b)]
+        for index, message in sorted(promtool_parse(exprs, promtool).items()):
+            uid, title = where[index] if index >= 0 else ("?", "?")
+            problems.append(f"dashboard {uid}: panel {title!r}: {message}")
+    return problems

@@ -44,13 +44,14 @@ def value_map(texts: Mapping[str, tuple[str, str]]) -> list[dict[str, Any]]:
 class Query:
     expr: str
     legend: str
+    format: str = "time_series"  # heatmap: bucket series ordered by `le`
 
 
 @dataclass(frozen=True)
 class Panel:
     """A panel before layout: what it shows and how wide it is (of 24 columns)."""
 
-    kind: str  # timeseries | stat | state-timeline
+    kind: str  # timeseries | stat | state-timeline | heatmap
     title: str
     description: str
     unit: str
@@ -61,10 +62,31 @@ class Panel:
     min: int | None = None
     max: int | None = None
     shade_thresholds: bool = False
+    height: int = HEIGHT
 
     def __post_init__(self) -> None:
         if not (self.title and self.description and self.unit and self.queries):
             raise ValueError(f"panel {self.title!r}: title, description, unit and a query are required")
+
+
+def timeseries(title: str, description: str, unit: str, *queries: Query, **options: Any) -> Panel:
+    return Panel("timeseries", title, description, unit, queries, **options)
+
+
+def stat(title: str, description: str, unit: str, *queries: Query, **options: Any) -> Panel:
+    return Panel("stat", title, description, unit, queries, **options)
+
+
+def states(
+    title: str, description: str, mapping: Mapping[str, tuple[str, str]], *queries: Query, **options: Any
+) -> Panel:
+    """A state timeline whose values `mapping` names and colours (value -> (text, colour))."""
+    return Panel(
+        "state-timeline", title, description, "short", queries, mappings=value_map(mapping), **options
+    )
+
+
+UP = {"0": ("failing", "red"), "1": ("ok", "green")}
 
 
 def ratio_panel(title: str, description: str, query: Query, thresholds: list[dict[str, Any]]) -> Panel:
@@ -92,7 +114,13 @@ class Section:
 
 def _build(panel: Panel, ident: int, pos: g.GridPos) -> Any:
     targets = [
-        g.Target(expr=q.expr, legendFormat=q.legend, refId=chr(ord("A") + i), datasource=DATASOURCE)
+        g.Target(
+            expr=q.expr,
+            legendFormat=q.legend,
+            refId=chr(ord("A") + i),
+            datasource=DATASOURCE,
+            format=q.format,
+        )
         for i, q in enumerate(panel.queries)
     ]
     common: dict[str, Any] = {
@@ -126,6 +154,11 @@ def _build(panel: Panel, ident: int, pos: g.GridPos) -> Any:
         return g.Stat(**common, format=panel.unit, mappings=panel.mappings, reduceCalc="lastNotNull")
     if panel.kind == "state-timeline":
         return g.StateTimeline(**common, mappings=panel.mappings)
+    if panel.kind == "heatmap":
+        # Grafana 10's heatmap reads pre-bucketed series (calculate off) and takes its unit from the y axis.
+        options = {"calculate": False, "yAxis": {"unit": panel.unit}, "cellGap": 1}
+        common["extraJson"] = {**common["extraJson"], "options": options}
+        return g.Heatmap(**common, dataFormat="tsbuckets", hideZeroBuckets=True)
     raise ValueError(f"panel {panel.title!r}: unknown kind {panel.kind!r}")
 
 
@@ -136,14 +169,32 @@ def layout(sections: Sequence[Section]) -> list[Any]:
     ident = 1
     for section in sections:
         out.append(g.RowPanel(title=section.title, id=ident, gridPos=g.GridPos(h=1, w=WIDTH, x=0, y=y)))
-        ident, y, x = ident + 1, y + 1, 0
+        ident, y, x, line = ident + 1, y + 1, 0, 0
         for panel in section.panels:
             if x + panel.width > WIDTH:
-                x, y = 0, y + HEIGHT
-            out.append(_build(panel, ident, g.GridPos(h=HEIGHT, w=panel.width, x=x, y=y)))
-            ident, x = ident + 1, x + panel.width
-        y += HEIGHT if x else 0
+                x, y, line = 0, y + line, 0
+            out.append(_build(panel, ident, g.GridPos(h=panel.height, w=panel.width, x=x, y=y)))
+            ident, x, line = ident + 1, x + panel.width, max(line, panel.height)
+        y += line
     return out
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link to a sibling dashboard by uid; it keeps the time range and the shared variables."""
+
+    title: str
+    uid: str
+
+    def build(self) -> g.DashboardLink:
+        return g.DashboardLink(
+            title=self.title,
+            type="link",
+            uri=f"/d/{self.uid}",
+            keepTime=True,
+            includeVars=True,
+            icon="dashboard",
+        )
 
 
 def datasource_variable() -> g.Template:
@@ -152,7 +203,13 @@ def datasource_variable() -> g.Template:
     )
 
 
-def query_variable(name: str, label: str, query: str) -> g.Template:
+ALL = ".+"
+# For a label that may be absent (empty) on some series: static TF Serving targets have no namespace, and a
+# model mid-rollout no version. All must then keep those series, which `.+` would drop.
+ALL_OR_ABSENT = ".*"
+
+
+def query_variable(name: str, label: str, query: str, all_value: str = ALL) -> g.Template:
     """A multi-value variable that refreshes on time-range change, with All matching every value."""
     return g.Template(
         name=name,
@@ -162,7 +219,7 @@ def query_variable(name: str, label: str, query: str) -> g.Template:
         refresh=g.REFRESH_ON_TIME_RANGE_CHANGE,
         multi=True,
         includeAll=True,
-        allValue=".+",
+        allValue=all_value,
         default="$__all",
     )
 
@@ -176,6 +233,7 @@ def dashboard(
     time_from: str,
     variables: Sequence[g.Template],
     sections: Sequence[Section],
+    links: Sequence[Link] = (),
 ) -> dict[str, Any]:
     """The dashboard as Grafana's JSON model (a plain dict)."""
     board = g.Dashboard(
@@ -191,6 +249,7 @@ def dashboard(
         graphTooltip=g.GRAPH_TOOLTIP_MODE_SHARED_CROSSHAIR,
         templating=g.Templating(list=[datasource_variable(), *variables]),
         panels=layout(sections),
+        links=[link.build() for link in links],
     )
     data: dict[str, Any] = json.loads(json.dumps(board.to_json_data(), cls=DashboardEncoder))
     for variable in data["templating"]["list"]:

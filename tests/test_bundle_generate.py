@@ -17,7 +17,10 @@ from tests.fixtures_bundle import run_tool, tool
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {
     "prometheus/rules.yaml",
-    "dashboards/ml-overview.json",
+    *(
+        f"dashboards/{uid}.json"
+        for uid in ("ml-overview", "ml-serving", "ml-models", "ml-gpu-fleet", "ml-gpu-node")
+    ),
     *(
         f"kubernetes/{name}"
         for name in (
@@ -31,6 +34,10 @@ EXPECTED = {
             "cluster-service.yaml",
             "cluster-servicemonitor.yaml",
             "dashboard-ml-overview.yaml",
+            "dashboard-ml-serving.yaml",
+            "dashboard-ml-models.yaml",
+            "dashboard-ml-gpu-fleet.yaml",
+            "dashboard-ml-gpu-node.yaml",
         )
     ),
 }
@@ -62,7 +69,7 @@ def test_kustomize_builds_the_kubernetes_folder(bundle: Path) -> None:
     kinds = sorted(doc["kind"] for doc in yaml.safe_load_all(result.stdout))
     assert kinds == sorted(
         [
-            "ConfigMap",
+            *["ConfigMap"] * 5,
             "DaemonSet",
             "Deployment",
             "PrometheusRule",

@@ -1,253 +1,151 @@
-"""The ml-overview dashboard: house-style lint, every query parsed by Prometheus' parser, config-driven."""
+"""Every generated dashboard: clean under our lint, every query parsed by Prometheus' parser in one promtool
+call, its variables, layout and links as the conventions want, and the same bytes for the same config."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from bundle.promql import UnknownMetricError
 from bundle.schema import BundleConfig
-from dashboards import build, overview
-from dashboards.gpu import metrics
-from dashboards.lint import lint, lint_expr, panels, promql
-from dashboards.style import Panel, Query
-from tests.fixtures_bundle import run_tool, tool
+from dashboards import build
+from dashboards.lint import lint, lint_all, panels, promql
+from dashboards.queries import KnownSeries, all_values, panel_queries, promtool_parse, substitute
+from dashboards.style import to_json
+from tests.fixtures_bundle import tool
+
+UIDS = ["ml-overview", "ml-serving", "ml-models", "ml-gpu-fleet", "ml-gpu-node"]
+# The variables each dashboard needs, in order (a single-cluster config: no cluster variable).
+VARIABLES = {
+    "ml-overview": ["datasource", "node"],
+    "ml-serving": ["datasource", "namespace", "model", "version"],
+    "ml-models": ["datasource", "model", "version", "experiment"],
+    "ml-gpu-fleet": ["datasource", "node"],
+    "ml-gpu-node": ["datasource", "node", "gpu"],
+}
 
 
 @pytest.fixture(scope="module")
-def board(bundle_config: BundleConfig) -> dict[str, Any]:
-    return overview.build(bundle_config)
+def boards(bundle_config: BundleConfig) -> dict[str, dict[str, Any]]:
+    return {board["uid"]: board for board in build(bundle_config)}
 
 
-def by_title(board: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {p["title"]: p for p in panels(board)}
+def every_expr(boards: list[dict[str, Any]]) -> list[str]:
+    return [e for board in boards for e in promql(board)]
 
 
-def promtool_check_exprs(exprs: list[str], folder: Path) -> tuple[int, str]:
-    """Hand each expression to `promtool check rules` as a recording rule: Prometheus' parser decides."""
-    rules = [{"record": f"dashboard:query_{i}:check", "expr": expr} for i, expr in enumerate(exprs)]
-    path = folder / "dashboard-queries.yaml"
-    path.write_text(
-        yaml.safe_dump({"groups": [{"name": "dashboard-queries", "rules": rules}]}), encoding="utf-8"
-    )
-    result = run_tool([tool("promtool"), "check", "rules", str(path)])
-    return result.returncode, result.stdout + result.stderr
+def test_five_dashboards_with_stable_uids(boards: dict[str, dict[str, Any]]) -> None:
+    assert list(boards) == UIDS
+    assert boards["ml-overview"]["title"] == "ML platform overview"
 
 
-def test_overview_is_one_of_the_built_dashboards(bundle_config: BundleConfig, board: dict[str, Any]) -> None:
-    assert [d["uid"] for d in build(bundle_config)] == ["ml-overview"]
-    assert board["title"] == "ML platform overview"
-
-
-def test_overview_follows_the_dashboard_conventions(board: dict[str, Any]) -> None:
-    assert lint(board) == []
-
-
-def test_every_query_parses_as_promql(board: dict[str, Any], tmp_path: Path) -> None:
-    exprs = promql(board)
-    assert len(exprs) >= 12  # every target plus the variables' selectors
-    assert not any("$" in e for e in exprs), exprs
-    code, output = promtool_check_exprs(exprs, tmp_path)
-    assert code == 0, output
-
-
-def test_the_parser_check_can_fail(tmp_path: Path) -> None:
-    code, output = promtool_check_exprs(["rate(nvidia_gpu_busy_seconds_total[5m]"], tmp_path)
-    assert code != 0 and "parse error" in output
-
-
-def test_variables_are_node_and_gpu_refreshing_on_time_change(board: dict[str, Any]) -> None:
-    variables = {v["name"]: v for v in board["templating"]["list"]}
-    assert list(variables) == ["datasource", "node", "gpu"]
-    assert variables["datasource"]["label"] == "Data source"
-    for name in ("node", "gpu"):
-        assert (variables[name]["refresh"], variables[name]["multi"], variables[name]["allValue"]) == (
-            2,
-            True,
-            ".+",
-        )
-    assert variables["node"]["query"] == 'label_values(nvidia_gpu_info{job="mlobs-exporter"}, node)'
-    assert 'node=~"$node"' in variables["gpu"]["query"]
-
-
-def test_gpu_panels_cover_efficiency_and_health(board: dict[str, Any]) -> None:
-    titled = by_title(board)
-    assert {
-        "GPU utilization",
-        "GPU busy ratio",
-        "GPU memory used",
-        "GPU temperature",
-        "GPU power",
-        "Clock throttle reasons",
-        "XID errors",
-        "GPU health",
-        "GPU collection",
-    } <= set(titled)
-    busy = titled["GPU busy ratio"]["targets"][0]["expr"]
-    assert busy.startswith("rate(nvidia_gpu_busy_seconds_total{") and busy.endswith("[$__rate_interval])")
-    assert 'gpu=~"$gpu"' in busy and 'node=~"$node"' in busy
-
-
-def test_target_band_and_temperature_thresholds_come_from_the_config(
-    make_config: Callable[[dict[str, Any]], BundleConfig],
+def test_every_dashboard_is_clean_under_the_lint_and_promtool(
+    bundle_config: BundleConfig, boards: dict[str, dict[str, Any]]
 ) -> None:
-    cfg = make_config(
-        {
-            "gpu": {
-                "utilization_target_low": 0.6,
-                "utilization_target_high": 0.85,
-                "temperature_warning_celsius": 80,
-                "temperature_critical_celsius": 88,
-            }
-        }
-    )
-    titled = by_title(overview.build(cfg))
-
-    def steps(title: str) -> list[Any]:
-        return [s["value"] for s in titled[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]]
-
-    assert steps("GPU utilization") == [None, 0.6, 0.85]
-    assert steps("GPU busy ratio") == [None, 0.6, 0.85]
-    assert steps("GPU temperature") == [None, 80.0, 88.0]
-    assert (
-        titled["GPU utilization"]["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"]
-        == "line+area"
-    )
+    known = KnownSeries(bundle_config)
+    assert {uid: lint(board, known) for uid, board in boards.items()} == {uid: [] for uid in UIDS}
+    assert lint_all(list(boards.values()), known, tool("promtool")) == []
 
 
-def test_panels_tile_the_grid_without_overlap(board: dict[str, Any]) -> None:
-    cells: set[tuple[int, int]] = set()
-    for panel in panels(board):
-        pos = panel["gridPos"]
-        assert pos["x"] + pos["w"] <= 24
-        area = {
-            (x, y) for x in range(pos["x"], pos["x"] + pos["w"]) for y in range(pos["y"], pos["y"] + pos["h"])
-        }
-        assert not area & cells, panel["title"]
-        cells |= area
-    rows = [p for p in board["panels"] if p["type"] == "row"]
-    assert rows and all(not row["panels"] and not row["collapsed"] for row in rows)
-
-
-def test_datasource_and_units_are_set_on_every_panel(board: dict[str, Any]) -> None:
-    for panel in panels(board):
-        if panel["type"] != "row":
-            assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
-            assert panel["fieldConfig"]["defaults"]["unit"]
-            assert all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"])
-
-
-@pytest.mark.parametrize(
-    ("expr", "problem"),
-    [
-        ("nvidia_gpu_busy_seconds_total", "outside rate()"),
-        ("sum(nvidia_gpu_xid_errors_total)", "outside rate()"),
-        ("rate(nvidia_gpu_busy_seconds_total[5m])", "must use $__rate_interval"),
-        ("increase(nvidia_gpu_xid_errors_total[1h])", "must use $__rate_interval"),
-    ],
-)
-def test_expression_lint_flags_counter_misuse(expr: str, problem: str) -> None:
-    assert any(problem in p for p in lint_expr(expr))
-
-
-def test_expression_lint_accepts_counters_inside_rate() -> None:
-    assert (
-        lint_expr('sum by (gpu) (rate(nvidia_gpu_busy_seconds_total{gpu=~"$gpu"}[$__rate_interval]))') == []
-    )
-
-
-@pytest.mark.parametrize(
-    ("mutate", "problem"),
-    [
-        (lambda b: b.update(editable=True), "editable must be false"),
-        (lambda b: b.update(schemaVersion=12), "schemaVersion"),
-        (lambda b: b["templating"]["list"][1].update(refresh=1), "refresh: 2"),
-        (lambda b: b["templating"]["list"][1].update(allValue=None), "allValue"),
-        (lambda b: b["templating"]["list"].pop(0), "datasource variable"),
-        (lambda b: b["panels"][1].update(datasource="Prometheus"), "datasource must be"),
-        (lambda b: b["panels"][1].update(description=""), "description missing"),
-        (lambda b: b["panels"][1]["fieldConfig"]["defaults"].pop("unit"), "unit missing"),
-        (lambda b: b["panels"][1].update(targets=[]), "no targets"),
-        (lambda b: b["panels"][2].update(id=b["panels"][1]["id"]), "unique"),
-    ],
-)
-def test_dashboard_lint_flags_each_broken_rule(
-    board: dict[str, Any], mutate: Callable[[dict[str, Any]], Any], problem: str
+def test_every_query_of_every_dashboard_parses_in_one_promtool_call(
+    boards: dict[str, dict[str, Any]],
 ) -> None:
-    broken = copy.deepcopy(board)
-    mutate(broken)
-    assert any(problem in p for p in lint(broken)), lint(broken)
+    exprs = every_expr(list(boards.values()))
+    assert len(exprs) > 100
+    assert not any("$" in e for e in exprs)
+    assert promtool_parse(exprs, tool("promtool")) == {}
 
 
-def test_house_style_refuses_a_panel_without_unit_or_description() -> None:
-    with pytest.raises(ValueError, match="title, description, unit and a query are required"):
-        Panel("timeseries", "Power", "", "watt", (Query("vector(1)", "x"),))
-    with pytest.raises(ValueError, match="required"):
-        Panel("timeseries", "Power", "Power draw.", "", (Query("vector(1)", "x"),))
+def test_queries_parse_with_one_value_chosen_per_variable(boards: dict[str, dict[str, Any]]) -> None:
+    exprs = []
+    for board in boards.values():
+        values = {**all_values(board), **{name: ["a.b", "c"] for name in all_values(board)}}
+        exprs += [substitute(expr, values, rate_interval="20s") for _, expr in panel_queries(board)]
+    assert any('=~"(a\\\\.b|c)"' in e for e in exprs)
+    assert promtool_parse(exprs, tool("promtool")) == {}
 
 
-def rows_and_titles(board: dict[str, Any]) -> dict[str, list[str]]:
-    """Each row's title -> the titles of the panels that follow it."""
-    out: dict[str, list[str]] = {}
-    for panel in board["panels"]:
+@pytest.mark.parametrize("uid", UIDS)
+def test_variables_refresh_on_time_change_and_match_everything_for_all(
+    boards: dict[str, dict[str, Any]], uid: str
+) -> None:
+    variables = boards[uid]["templating"]["list"]
+    assert [v["name"] for v in variables] == VARIABLES[uid]
+    for variable in variables[1:]:
+        assert (variable["refresh"], variable["multi"], variable["includeAll"]) == (2, True, True)
+        assert variable["allValue"] in (".+", ".*")
+
+
+def test_labels_that_may_be_absent_keep_their_series_under_all(boards: dict[str, dict[str, Any]]) -> None:
+    serving = {v["name"]: v["allValue"] for v in boards["ml-serving"]["templating"]["list"][1:]}
+    assert serving == {"namespace": ".*", "model": ".+", "version": ".*"}
+
+
+@pytest.mark.parametrize("uid", UIDS)
+def test_links_reach_every_sibling_dashboard(boards: dict[str, dict[str, Any]], uid: str) -> None:
+    links = boards[uid]["links"]
+    assert sorted(link["url"] for link in links) == sorted(f"/d/{u}" for u in UIDS if u != uid)
+    assert all(link["keepTime"] and link["includeVars"] for link in links)
+
+
+@pytest.mark.parametrize("uid", UIDS)
+def test_every_panel_has_a_unit_title_description_and_the_datasource_variable(
+    boards: dict[str, dict[str, Any]], uid: str
+) -> None:
+    for panel in panels(boards[uid]):
         if panel["type"] == "row":
-            current = out.setdefault(panel["title"], [])
-        else:
-            current.append(panel["title"])
-    return out
+            continue
+        assert panel["title"] and panel["description"]
+        assert panel["fieldConfig"]["defaults"]["unit"]
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        assert all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"])
 
 
-def test_attribution_row_follows_the_gpu_row_by_default(board: dict[str, Any]) -> None:
-    sections = rows_and_titles(board)
-    assert list(sections) == ["GPUs", "GPU attribution"]
-    assert sections["GPU attribution"] == [
-        "GPUs per namespace",
-        "GPUs per pod",
-        "GPU utilization by pod",
-        "Models on GPUs",
-        "Attribution sources",
-    ]
+@pytest.mark.parametrize("uid", UIDS)
+def test_every_rate_uses_the_rate_interval(boards: dict[str, dict[str, Any]], uid: str) -> None:
+    for title, expr in panel_queries(boards[uid]):
+        for window in expr.split("[")[1:]:
+            assert window.startswith("$__rate_interval]"), (title, expr)
 
 
-def test_per_pod_panels_appear_with_per_process_attribution(
+def test_generation_is_deterministic(bundle_config: BundleConfig) -> None:
+    assert [to_json(b) for b in build(bundle_config)] == [to_json(b) for b in build(bundle_config)]
+
+
+def test_a_cluster_label_adds_the_variable_and_filters_and_groups_every_query(
     make_config: Callable[[dict[str, Any]], BundleConfig],
 ) -> None:
-    board = overview.build(make_config({"attribution": {"per_process": True}}))
-    assert lint(board) == []
-    titles = rows_and_titles(board)["GPU attribution"]
-    assert {"GPU memory by pod on shared GPUs", "SM utilization by pod on shared GPUs"} <= set(titles)
-    memory = by_title(board)["GPU memory by pod on shared GPUs"]["targets"][0]["expr"]
-    assert memory.startswith("nvidia_gpu_pod_memory_used_bytes{") and 'pod_uid=~".+"' in memory
+    cfg = make_config({"naming": {"cluster_label": "cluster"}})
+    known = KnownSeries(cfg)
+    for board in build(cfg):
+        variables = board["templating"]["list"]
+        assert variables[1]["name"] == "cluster", board["uid"]
+        assert 'cluster=~"$cluster"' not in variables[1]["query"]
+        assert lint(board, known) == []
+        for title, expr in panel_queries(board):
+            if title == "variable cluster":
+                continue
+            assert 'cluster=~"$cluster"' in expr, (board["uid"], title, expr)
+            for clause in ("by (", "on ("):
+                for part in expr.split(clause)[1:]:
+                    assert part.startswith(("cluster", "le)", ")")), (board["uid"], title, expr)
+    assert promtool_parse(every_expr(build(cfg)), tool("promtool")) == {}
 
 
-def test_no_attribution_row_without_attribution(
-    make_config: Callable[[dict[str, Any]], BundleConfig],
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"attribution": {"per_process": True}},
+        {"attribution": {"enabled": False}},
+        {"serving": {"job": "tf-serving", "collect_on_gpu_nodes": False}},
+        {"naming": {"node_label": "host", "job_label": "scrape_job", "alert_prefix": "Acme"}},
+        {"models": {"overrides": {"ranking": {"slo": {"latency_objective": 0.95}}}}},
+        {"quality": {"metrics": {}}, "drift": {"metrics": {}}},
+    ],
+)
+def test_every_config_variant_gives_clean_dashboards(
+    make_config: Callable[[dict[str, Any]], BundleConfig], override: dict[str, Any]
 ) -> None:
-    board = overview.build(make_config({"attribution": {"enabled": False}}))
-    assert list(rows_and_titles(board)) == ["GPUs"]
-    assert not any("nvidia_gpu_allocation_info" in expr for expr in promql(board))
-
-
-def test_attribution_queries_use_the_configured_node_label(
-    make_config: Callable[[dict[str, Any]], BundleConfig], tmp_path: Path
-) -> None:
-    board = overview.build(
-        make_config({"naming": {"node_label": "host"}, "attribution": {"per_process": True}})
-    )
-    utilization = by_title(board)["GPU utilization by pod"]["targets"][0]
-    assert "group by (namespace, pod, uuid, gpu, host)" in utilization["expr"]
-    assert utilization["legendFormat"].endswith("on {{host}}")
-    code, output = promtool_check_exprs(promql(board), tmp_path)
-    assert code == 0, output
-
-
-def test_a_grouping_label_the_catalogue_lacks_fails_the_build(bundle_config: BundleConfig) -> None:
-    m = metrics(bundle_config)
-    assert m.by("nvidia_gpu_allocation_info", "namespace", "node") == "namespace, node"
-    with pytest.raises(UnknownMetricError, match="nvidia_gpu_allocation_info: has no label 'model'"):
-        m.by("nvidia_gpu_allocation_info", "namespace", "model")
+    cfg = make_config(override)
+    assert lint_all(build(cfg), KnownSeries(cfg), tool("promtool")) == []

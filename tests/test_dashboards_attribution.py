@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bundle.schema import BundleConfig, load_config
-from dashboards import overview
-from dashboards.lint import panels, promql
+from dashboards import gpu_node
+from dashboards.queries import all_values, panel_queries, substitute
 from exporter.collectors.attribution_plugin import AttributionPlugin
 from exporter.collectors.gpu_plugin import GPU_PLUGIN
 from exporter.collectors.tfserving_plugin import TFServingPlugin
@@ -56,9 +56,8 @@ class Scraped:
 
     def panel(self, title: str) -> list[tuple[dict[str, str], float]]:
         """The panel's one query, the dashboard's variables set to All, as Grafana would send it."""
-        (panel,) = [p for p in panels(self.board) if p["title"] == title]
-        (expr,) = promql({"panels": [panel], "templating": {"list": [{"name": "node"}, {"name": "gpu"}]}})
-        return self.query(expr)
+        (expr,) = [expr for panel, expr in panel_queries(self.board) if panel == title]
+        return self.query(substitute(expr, all_values(self.board)))
 
 
 def cgroup(uid: str) -> str:
@@ -147,7 +146,7 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scraped]:
                     scrape_job(monitor, CONTROL_JOB, f"127.0.0.1:{control.port}", drop_rules=True),
                 ]
                 with running_prometheus(jobs, folder) as url:
-                    yield Scraped(url, settled(url, cfg.exporter.gpu_job, CONTROL_JOB), overview.build(cfg))
+                    yield Scraped(url, settled(url, cfg.exporter.gpu_job, CONTROL_JOB), gpu_node.build(cfg))
     finally:
         kubelet.cleanup()
 

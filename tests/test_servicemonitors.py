@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 
 from bundle.schema import BundleConfig
 from exporter.plugins import PLUGINS
@@ -211,11 +212,14 @@ def test_one_dashboard_per_configmap_labelled_for_the_sidecar(
     bundle_config: BundleConfig, generated: dict[str, dict[str, Any]]
 ) -> None:
     maps = [o for o in generated.values() if o["kind"] == "ConfigMap"]
-    assert len(maps) == 1
-    (only,) = maps
-    assert only["metadata"]["labels"]["grafana_dashboard"] == "1"
-    assert list(only["data"]) == ["ml-overview.json"]
-    assert json.loads(only["data"]["ml-overview.json"])["uid"] == "ml-overview"
+    uids = ["ml-overview", "ml-serving", "ml-models", "ml-gpu-fleet", "ml-gpu-node"]
+    assert [m["metadata"]["name"] for m in maps] == [f"mlobs-dashboard-{uid}" for uid in uids]
+    for uid, configmap_ in zip(uids, maps, strict=True):
+        assert configmap_["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert list(configmap_["data"]) == [f"{uid}.json"]
+        assert json.loads(configmap_["data"][f"{uid}.json"])["uid"] == uid
+        # Headroom under the limit for site configs that add rows (per-process attribution, more metrics).
+        assert len(yaml.safe_dump(configmap_).encode()) < 0.6 * MAX_CONFIGMAP_BYTES
 
 
 def test_an_oversized_dashboard_is_refused(bundle_config: BundleConfig) -> None:

@@ -1,0 +1,262 @@
+"""GPU fleet: every GPU node at once, by node and GPU model: how busy the fleet is, which allocated GPUs sit
+idle, where GPUs are lost or failing, and where the energy goes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bundle.promql import Re
+from bundle.schema import BundleConfig
+from dashboards import gpu
+from dashboards.scope import Scoped, board, cluster_variables
+from dashboards.style import (
+    Query,
+    Section,
+    increase,
+    query_variable,
+    rate,
+    ratio_panel,
+    stat,
+    steps,
+    timeseries,
+)
+
+STAT_HEIGHT = 4
+ALLOCATION = "nvidia_gpu_allocation_info"
+
+
+class FleetQueries:
+    """Fleet-wide expressions over the chosen nodes."""
+
+    def __init__(self, cfg: BundleConfig) -> None:
+        self.cfg = cfg
+        self.m: Scoped = gpu.metrics(cfg)
+        self.node = cfg.naming.node_label
+        self.scope: dict[str, str | Re] = {self.node: Re("$node")}
+
+    def __call__(self, name: str, **matchers: str | Re) -> str:
+        return self.m(name, **self.scope, **matchers)
+
+    def busy(self) -> str:
+        return rate(self("nvidia_gpu_busy_seconds_total"))
+
+    def allocated(self) -> str:
+        """GPUs a job holds: allocated to a pod when attribution runs, else holding memory (as the alerts
+        judge it)."""
+        if self.cfg.attribution.enabled:
+            return f"group by ({self.m.by(ALLOCATION, 'uuid')}) ({self(ALLOCATION)})"
+        used, total = self("nvidia_gpu_memory_used_bytes"), self("nvidia_gpu_memory_total_bytes")
+        return f"{used} / {total} > {self.cfg.gpu.allocated_memory_ratio:g}"
+
+    def allocated_busy(self) -> str:
+        """The busy ratio of allocated GPUs only."""
+        return f"{self.busy()}\nand on ({self.m.by(ALLOCATION, 'uuid')})\n({self.allocated()})"
+
+    def training_busy(self) -> str:
+        """The busy ratio of allocated GPUs that serve no model (with attribution; else all allocated)."""
+        if not self.cfg.attribution.enabled:
+            return self.allocated_busy()
+        serving = f"group by ({self.m.by('nvidia_gpu_model_info', 'uuid')}) ({self('nvidia_gpu_model_info')})"
+        return f"({self.allocated_busy()})\nunless on ({self.m.by(ALLOCATION, 'uuid')})\n{serving}"
+
+    def allocated_idle(self) -> str:
+        return f"({self.allocated_busy()}) < {self.cfg.gpu.utilization_target_low:g}"
+
+    def count_by(self, expr: str, *labels: str, of: str = "nvidia_gpu_info") -> str:
+        """`expr`'s series counted by `labels`, which the series of `of` must carry."""
+        return f"count by ({self.m.by(of, *labels)}) ({expr})"
+
+    def total(self, expr: str, aggregation: str = "count") -> str:
+        """A fleet-wide number that shows 0, not "no data", when nothing matches."""
+        return f"{aggregation}({expr}) or vector(0)"
+
+
+def summary(cfg: BundleConfig) -> Section:
+    """Four numbers for the fleet; the overview shows the same row."""
+    q = FleetQueries(cfg)
+    low = cfg.gpu.utilization_target_low
+    return Section(
+        "Fleet",
+        (
+            stat(
+                "GPUs",
+                "GPUs the exporters report on the chosen nodes.",
+                "short",
+                Query(q.total(q("nvidia_gpu_info")), "GPUs"),
+                width=6,
+                height=STAT_HEIGHT,
+            ),
+            stat(
+                "GPUs lost",
+                "GPUs that stopped answering NVML (fell off the bus, XID 79): each one pages.",
+                "short",
+                Query(q.total(f"{q('nvidia_gpu_up')} == 0"), "lost"),
+                thresholds=steps("green", (1, "red")),
+                width=6,
+                height=STAT_HEIGHT,
+            ),
+            stat(
+                "Allocated GPUs below target",
+                f"GPUs a job holds that were busy less than {low:.0%} (gpu.utilization_target_low) over the "
+                "last interval: waste to chase.",
+                "short",
+                Query(q.total(q.allocated_idle()), "idle"),
+                thresholds=steps("green", (1, "orange")),
+                width=6,
+                height=STAT_HEIGHT,
+            ),
+            stat(
+                "Allocated GPU busy ratio",
+                "Average busy share of the GPUs a job holds, against the utilization target band.",
+                "percentunit",
+                Query(f"avg({q.allocated_busy()})", "busy"),
+                thresholds=gpu.band(cfg),
+                width=6,
+                height=STAT_HEIGHT,
+            ),
+        ),
+    )
+
+
+def by_node_and_model(cfg: BundleConfig) -> Section:
+    q = FleetQueries(cfg)
+    node = q.node
+    with_model = f"* on ({q.m.by('nvidia_gpu_info', 'uuid')}) group_left (name)\n{q('nvidia_gpu_info')}"
+    return Section(
+        "By node and GPU model",
+        (
+            timeseries(
+                "GPUs by node and model",
+                "GPUs per node and GPU model (nvidia_gpu_info).",
+                "short",
+                Query(q.count_by(q("nvidia_gpu_info"), node, "name"), f"{{{{{node}}}}} {{{{name}}}}"),
+            ),
+            timeseries(
+                "Busy ratio distribution",
+                "Spread of the busy ratio across the fleet's GPUs: the 10th, 50th and 90th percentile GPU. "
+                "A low median with a high 90th percentile means a few busy nodes and many idle ones.",
+                "percentunit",
+                *(Query(f"quantile({p:g}, {q.busy()})", f"p{round(p * 100)}") for p in (0.1, 0.5, 0.9)),
+                thresholds=gpu.band(cfg),
+                shade_thresholds=True,
+                min=0,
+                max=1,
+            ),
+            ratio_panel(
+                "Busy ratio by node and GPU model",
+                "Average busy share per node and GPU model, against the target band.",
+                Query(
+                    f"avg by ({q.m.by('nvidia_gpu_info', node, 'name')}) (\n{q.busy()}\n{with_model}\n)",
+                    f"{{{{{node}}}}} {{{{name}}}}",
+                ),
+                gpu.band(cfg),
+            ),
+            timeseries(
+                "Allocated GPUs below target by node",
+                "GPUs held by a job but busy less than the target's low mark, per node.",
+                "short",
+                Query(q.count_by(q.allocated_idle(), node), f"{{{{{node}}}}}"),
+            ),
+        ),
+    )
+
+
+def health(cfg: BundleConfig) -> Section:
+    q = FleetQueries(cfg)
+    node = q.node
+    legend = f"{{{{{node}}}}}"
+    bad = Re.any_of(cfg.gpu.bad_throttle_reasons)
+    ecc = q("nvidia_gpu_ecc_errors_total", error_type="uncorrected", counter="volatile")
+    panels = [
+        timeseries(
+            "Lost GPUs by node",
+            "GPUs that stopped answering NVML, per node (0 on a healthy node).",
+            "short",
+            Query(f"sum by ({q.m.by('nvidia_gpu_up', node)}) (1 - {q('nvidia_gpu_up')})", legend),
+            width=8,
+        ),
+        timeseries(
+            "XID errors by node",
+            "XID events per interval by node and XID; critical ones "
+            f"({', '.join(map(str, cfg.gpu.critical_xids))}) "
+            "page.",
+            "short",
+            Query(
+                f"sum by ({q.m.by('nvidia_gpu_xid_errors_total', node, 'xid')}) "
+                f"({increase(q('nvidia_gpu_xid_errors_total'))})",
+                f"{legend} XID {{{{xid}}}}",
+            ),
+            width=8,
+        ),
+        timeseries(
+            "Uncorrectable ECC errors and row remaps by node",
+            "Uncorrectable ECC errors per interval, and GPUs with a row remap pending (needs a reset) or "
+            "failed (needs service), per node (where ECC and row remapping exist).",
+            "short",
+            Query(f"sum by ({q.m.by('nvidia_gpu_info', node)}) ({increase(ecc)})", f"{legend} ECC"),
+            *(
+                Query(f"sum by ({q.m.by(name, node)}) ({q(name)})", f"{legend} {what}")
+                for name, what in (
+                    ("nvidia_gpu_remapped_rows_pending", "remap pending"),
+                    ("nvidia_gpu_remapped_rows_failure", "remap failed"),
+                )
+            ),
+            width=8,
+        ),
+        timeseries(
+            "Throttled GPUs by reason",
+            "GPUs whose clocks are held down for a reason that signals a problem (gpu.bad_throttle_reasons), "
+            "per node and reason (0 while none is).",
+            "short",
+            Query(
+                f"sum by ({q.m.by('nvidia_gpu_clock_event_active', node, 'reason')}) "
+                f"({q('nvidia_gpu_clock_event_active', reason=bad)})",
+                f"{legend} {{{{reason}}}}",
+            ),
+        ),
+        timeseries(
+            "Power by node",
+            "Average power per node from the GPUs' energy counters (Volta and newer).",
+            "watt",
+            Query(
+                f"sum by ({q.m.by('nvidia_gpu_info', node)}) ({rate(q('nvidia_gpu_energy_joules_total'))})",
+                legend,
+            ),
+        ),
+    ]
+    if cfg.attribution.enabled:
+        holders = f"group by ({q.m.by(ALLOCATION, 'uuid', 'namespace')}) ({q(ALLOCATION)})"
+        energy = rate(q("nvidia_gpu_energy_joules_total"))
+        panels.append(
+            timeseries(
+                "Power by namespace",
+                "Average power of the GPUs allocated to each namespace, from their energy counters. A GPU "
+                "shared by several namespaces counts whole in each.",
+                "watt",
+                Query(
+                    f"sum by ({q.m.by(ALLOCATION, 'namespace')}) (\n{holders}\n"
+                    f"* on ({q.m.by(ALLOCATION, 'uuid')}) group_left ()\n{energy}\n)",
+                    "{{namespace}}",
+                ),
+                width=24,
+            )
+        )
+    return Section("Health and energy", tuple(panels))
+
+
+def build(cfg: BundleConfig) -> dict[str, Any]:
+    d = cfg.dashboards
+    m = gpu.metrics(cfg)
+    node = cfg.naming.node_label
+    return board(
+        cfg,
+        uid=d.gpu_fleet_uid,
+        title="GPU fleet",
+        description="All GPU nodes at once, by node and GPU model: utilization across the fleet, allocated "
+        "GPUs left idle, lost and failing GPUs, and energy by node and namespace.",
+        variables=[
+            *cluster_variables(cfg, m, "nvidia_gpu_info"),
+            query_variable("node", "Node", f"label_values({m('nvidia_gpu_info')}, {node})"),
+        ],
+        sections=[summary(cfg), by_node_and_model(cfg), health(cfg)],
+    )
