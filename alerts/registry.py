@@ -51,7 +51,7 @@ def groups(cfg: BundleConfig) -> list[Group]:
     m = cluster_metrics(cfg)
     prefix = f"{cfg.naming.alert_prefix}Registry"
     job = by_labels(cfg, cfg.naming.job_label)
-    objective = f"{r.availability_objective:.3%}".rstrip("0").rstrip(".")
+    objective = f"{r.availability_objective * 100:g}%"
     per_version = by_labels(cfg, "model", "version")
     budget = round(1 - r.availability_objective, 12)
     rules: tuple[Rule, ...] = (
