@@ -300,7 +300,7 @@ def _registry(b: _Builder, prefix: str) -> list[Case]:
     ]
     dropped = f"{prefix}RegistryItemsDropped"
     checks = [
-        *b.across_for(f"{prefix}RegistryUnreachable", r.unreachable_for, {"severity": "critical", **job}),
+        *b.across_for(f"{prefix}RegistryUnreachable", r.unreachable_for, {"severity": "warning", **job}),
         b.check(f"{prefix}RegistrySnapshotStale", 0),
         b.check(f"{prefix}RegistrySnapshotStale", 60, {"severity": "warning", **job, "section": "registry"}),
         b.check(dropped, window, {"severity": "warning", **job, "what": "versions"}),

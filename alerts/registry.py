@@ -81,10 +81,11 @@ def groups(cfg: BundleConfig) -> list[Group]:
         Alert(
             f"{prefix}Unreachable",
             f"max by ({job}) ({m('mlflow_up')}) == 0",
-            "critical",
+            "warning",
             "The exporter cannot read the MLflow registry.",
             f"Every MLflow refresh of {{{{ $labels.{cfg.naming.job_label} }}}} failed for "
-            f"{r.unreachable_for}; registry, training and monitoring data are frozen at the last good read. "
+            f"{r.unreachable_for}; registry, training and monitoring data are frozen at the last good read "
+            "(an outage of the registry itself pages through MLObsRegistryBurnFast). "
             "mlflow_request_errors_total tells connection, TLS, auth and server errors apart.",
             for_=r.unreachable_for,
         ),
