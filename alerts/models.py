@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from alerts import records
 from alerts.clusters import by_labels
-from alerts.model import Alert, Group, Record
+from alerts.model import Alert, Group, Record, Severity
 from alerts.selectors import cluster_metrics, per_model, restrict
 from bundle.promql import Metrics, Re
 from bundle.schema import BundleConfig, duration_seconds
@@ -19,7 +19,7 @@ from bundle.schema import BundleConfig, duration_seconds
 GROUP = "mlobs-models"
 # Drift direction -> the comparison past a threshold, and the aggregation that keeps the worst score.
 DRIFT_DIRECTIONS = {"higher_is_worse": (">", "max"), "lower_is_worse": ("<", "min")}
-QUALITY_DIRECTIONS = ("higher_is_better", "lower_is_better")
+VERSION = "Model {{ $labels.model }} version {{ $labels.version }}"
 
 
 def production_versions(cfg: BundleConfig, m: Metrics) -> str:
@@ -48,6 +48,19 @@ def _drift_terms(cfg: BundleConfig, m: Metrics, level: str, per_feature: bool) -
     return terms
 
 
+def _drift_alert(cfg: BundleConfig, m: Metrics, level: Severity, consequence: str) -> Alert:
+    d = cfg.drift
+    return Alert(
+        f"{cfg.naming.alert_prefix}ModelDrift{level.capitalize()}",
+        "\nor\n".join(_drift_terms(cfg, m, level, per_feature=False)),
+        level,
+        f"A model's input data drifted past the {level} threshold.",
+        f"{VERSION}: dataset drift {{{{ $labels.metric }}}} is {{{{ $value }}}}, past its {level} threshold "
+        f"for {d.alert_for}; {consequence}",
+        for_=d.alert_for,
+    )
+
+
 def _quality_terms(cfg: BundleConfig, m: Metrics) -> list[str]:
     keep = by_labels(cfg, "model", "version", "metric")
     terms = []
@@ -68,7 +81,7 @@ def groups(cfg: BundleConfig) -> list[Group]:
     m = cluster_metrics(cfg)
     d, q = cfg.drift, cfg.quality
     prefix = f"{cfg.naming.alert_prefix}Model"
-    version = "Model {{ $labels.model }} version {{ $labels.version }}"
+    version = VERSION
     on_version = by_labels(cfg, "model", "version")
     # Drift and quality metric names never coincide (bundle.checks_models), so `or` keeps every timestamp.
     logged = f"{m('mlflow_model_drift_timestamp_seconds')}\nor\n{m('mlflow_model_quality_timestamp_seconds')}"
@@ -77,24 +90,8 @@ def groups(cfg: BundleConfig) -> list[Group]:
         Record(
             records.drifted_feature_ratio(), "\nor\n".join(_drift_terms(cfg, m, "warning", per_feature=True))
         ),
-        Alert(
-            f"{prefix}DriftWarning",
-            "\nor\n".join(_drift_terms(cfg, m, "warning", per_feature=False)),
-            "warning",
-            "A model's input data drifted past the warning threshold.",
-            f"{version}: dataset drift {{{{ $labels.metric }}}} is {{{{ $value }}}}, past its warning "
-            f"threshold for {d.alert_for}; compare the live input with the training data.",
-            for_=d.alert_for,
-        ),
-        Alert(
-            f"{prefix}DriftCritical",
-            "\nor\n".join(_drift_terms(cfg, m, "critical", per_feature=False)),
-            "critical",
-            "A model's input data drifted past the critical threshold.",
-            f"{version}: dataset drift {{{{ $labels.metric }}}} is {{{{ $value }}}}, past its critical "
-            f"threshold for {d.alert_for}; its predictions may no longer be trustworthy.",
-            for_=d.alert_for,
-        ),
+        _drift_alert(cfg, m, "warning", "compare the live input with the training data."),
+        _drift_alert(cfg, m, "critical", "its predictions may no longer be trustworthy."),
         Alert(
             f"{prefix}FeaturesDrifted",
             f"{records.drifted_feature_ratio()} > {d.drifted_features_ratio_warning:g}",
