@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from bundle import checks_models
 from bundle.checks import CAMEL, DNS_LABEL, DNS_SUBDOMAIN, LABEL_NAME, Checks
 from bundle.checks import duration_seconds as duration_seconds
 from bundle.config import BundleConfigError, load
@@ -222,6 +223,7 @@ def check(cfg: BundleConfig) -> list[str]:
         d.time_from.startswith("now-"), "dashboards.time_from", f"must be like now-6h, got {d.time_from!r}"
     )
     c.k8s_labels("dashboards.configmap_labels", d.configmap_labels)
+    checks_models.check(c, cfg)
     return c.problems
 
 

@@ -67,6 +67,7 @@ class Training:
     success_ratio_target: float
     window: str
     min_runs: int
+    success_ratio_for: str
     killed_is_failure: bool
     no_success_for: str
     experiments: Mapping[str, Mapping[str, Any]]
@@ -78,6 +79,7 @@ class Registry:
     production_alias: str
     unreachable_for: str
     snapshot_stale_after: str
+    items_dropped_window: str
     alias_not_ready_for: str
 
 

@@ -1,0 +1,80 @@
+"""Training pipeline alerts from the exporter's view of MLflow training experiments: the share of runs that
+succeed, and experiments that have not produced a successful run for too long."""
+
+from __future__ import annotations
+
+from alerts import records
+from alerts.clusters import by_labels
+from alerts.model import Alert, Group, Record
+from alerts.selectors import cluster_metrics, restrict
+from bundle.promql import Metrics, Re
+from bundle.schema import BundleConfig, duration_seconds
+
+GROUP = "mlobs-training"
+
+
+def ended_statuses(cfg: BundleConfig) -> tuple[str, ...]:
+    """Statuses of the ended runs the success ratio counts: KILLED only when it counts as a failure."""
+    return ("FINISHED", "FAILED", "KILLED") if cfg.training.killed_is_failure else ("FINISHED", "FAILED")
+
+
+def no_success_for(cfg: BundleConfig, experiment: str) -> str:
+    """How long `experiment` may go without a successful run (training.experiments overrides the default)."""
+    return str(
+        cfg.training.experiments.get(experiment, {}).get("no_success_for", cfg.training.no_success_for)
+    )
+
+
+def _ended_runs(cfg: BundleConfig, m: Metrics) -> str:
+    runs = m("mlflow_training_runs", window=cfg.training.window, status=Re.any_of(ended_statuses(cfg)))
+    return f"sum by ({by_labels(cfg, 'experiment')}) ({runs})"
+
+
+def _no_success(cfg: BundleConfig, m: Metrics) -> str:
+    by = by_labels(cfg, "experiment")
+    overridden = tuple(sorted(cfg.training.experiments))
+    last = m("mlflow_training_last_success_timestamp_seconds")
+    terms = [(restrict(last, "experiment", overridden, exclude=True), cfg.training.no_success_for)]
+    terms += [
+        (m("mlflow_training_last_success_timestamp_seconds", experiment=e), no_success_for(cfg, e))
+        for e in overridden
+    ]
+    return "\nor\n".join(
+        f"time() - max by ({by}) ({selector}) > {duration_seconds(limit):g}" for selector, limit in terms
+    )
+
+
+def groups(cfg: BundleConfig) -> list[Group]:
+    t = cfg.training
+    m = cluster_metrics(cfg)
+    prefix = f"{cfg.naming.alert_prefix}Training"
+    by = by_labels(cfg, "experiment")
+    finished = m("mlflow_training_runs", window=t.window, status="FINISHED")
+    failures = " and ".join(s for s in ended_statuses(cfg) if s != "FINISHED")
+    rules = (
+        Record(
+            records.training_success_ratio(),
+            f"sum by ({by}) ({finished})\n/\n({_ended_runs(cfg, m)} > 0)",
+        ),
+        Alert(
+            f"{prefix}SuccessRatioLow",
+            f"{records.training_success_ratio()} < {t.success_ratio_target:g}\n"
+            f"and on ({by})\n{_ended_runs(cfg, m)} >= {t.min_runs}",
+            "warning",
+            "Too few training runs of an experiment succeed.",
+            f"Only {{{{ $value | humanizePercentage }}}} of the ended runs of experiment "
+            f"{{{{ $labels.experiment }}}} in the last {t.window} finished "
+            f"(target {t.success_ratio_target:.0%}; {failures} count as failures); look at the failed runs' "
+            "logs in MLflow.",
+            for_=t.success_ratio_for,
+        ),
+        Alert(
+            f"{prefix}NoRecentSuccess",
+            _no_success(cfg, m),
+            "warning",
+            "A training experiment has not produced a successful run for too long.",
+            "Experiment {{ $labels.experiment }} has had no FINISHED run for "
+            "{{ $value | humanizeDuration }}; the models it trains are getting old.",
+        ),
+    )
+    return [Group(GROUP, rules, dashboard_uid=cfg.dashboards.models_uid)]
