@@ -141,7 +141,10 @@ def test_a_cluster_label_adds_the_variable_and_filters_and_groups_every_query(
         {"serving": {"job": "tf-serving", "collect_on_gpu_nodes": False}},
         {"naming": {"node_label": "host", "job_label": "scrape_job", "alert_prefix": "Acme"}},
         {"models": {"overrides": {"ranking": {"slo": {"latency_objective": 0.95}}}}},
-        {"quality": {"metrics": {}}, "drift": {"metrics": {}}},
+        {
+            "quality": {"metrics": {"auc": {"direction": "higher_is_better", "tolerance": 0.02}}},
+            "drift": {"metrics": {"psi": {"direction": "higher_is_worse", "warning": 0.2, "critical": 0.3}}},
+        },
     ],
 )
 def test_every_config_variant_gives_clean_dashboards(
