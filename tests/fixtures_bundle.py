@@ -187,3 +187,16 @@ def make_config(tmp_path: Path) -> Callable[[dict[str, Any]], BundleConfig]:
         return load_config(path)
 
     return make
+
+
+class _KubectlLoader(yaml.SafeLoader):
+    """YAML as kubectl writes it: a bare `=` (an AlertmanagerConfig matchType) is a string in YAML 1.2, but
+    PyYAML's YAML 1.1 reads it as the obsolete `value` tag and fails."""
+
+
+_KubectlLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
+
+
+def load_kubectl_output(text: str) -> list[Any]:
+    """Every document of kubectl's output (`kubectl kustomize`)."""
+    return list(yaml.load_all(text, Loader=_KubectlLoader))
