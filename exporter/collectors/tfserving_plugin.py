@@ -80,12 +80,12 @@ def _kubernetes(
     section: Section, args: argparse.Namespace, timeout: float, node_name: str, enabled: bool
 ) -> KubernetesSettings:
     """The `kubernetes:` section; the --tfserving.kubernetes* flags (the GPU DaemonSet's) win over it."""
+    # Every key is read (unknown keys are errors), then a flag given replaces its value.
+    on = section.boolean("enabled", False)
     selector = section.string("label_selector", "") or ""
     namespace = section.string("namespace", "") or ""
     kube = KubernetesSettings(
-        enabled=section.boolean("enabled", False)
-        if args.tfserving_kubernetes is None
-        else args.tfserving_kubernetes,
+        enabled=on if args.tfserving_kubernetes is None else args.tfserving_kubernetes,
         label_selector=selector if args.tfserving_kube_selector is None else args.tfserving_kube_selector,
         port_name=section.string("port_name", "http") or "http",
         models_annotation=section.string("models_annotation", KubernetesSettings.models_annotation) or "",
