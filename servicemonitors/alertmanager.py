@@ -130,10 +130,12 @@ def routing(cfg: BundleConfig, am: Alertmanager) -> Routing:
     )
 
 
-def _receiver(name: str, url: str) -> dict[str, object]:
+def receiver(name: str, url: str, *, camel: bool = False) -> dict[str, object]:
+    """A webhook receiver, told of resolved alerts too (`camel`: AlertmanagerConfig keys)."""
     if not url:
         return {"name": name}
-    return {"name": name, "webhook_configs": [{"url": url, "send_resolved": True}]}
+    webhooks, resolved = ("webhookConfigs", "sendResolved") if camel else ("webhook_configs", "send_resolved")
+    return {"name": name, webhooks: [{"url": url, resolved: True}]}
 
 
 def config(cfg: BundleConfig, am: Alertmanager) -> dict[str, object]:
@@ -163,5 +165,5 @@ def config(cfg: BundleConfig, am: Alertmanager) -> dict[str, object]:
             }
             for i in r.inhibitions
         ],
-        "receivers": [_receiver(name, url) for name, url in r.receivers.items()],
+        "receivers": [receiver(name, url) for name, url in r.receivers.items()],
     }

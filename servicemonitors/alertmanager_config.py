@@ -12,19 +12,13 @@ from typing import Any
 from bundle.kube import metadata
 from bundle.schema import BundleConfig
 from bundle.sections import Alertmanager
-from servicemonitors.alertmanager import NULL_RECEIVER, Matcher, routing
+from servicemonitors.alertmanager import NULL_RECEIVER, Matcher, receiver, routing
 
 NAME = "mlobs"
 
 
 def _matchers(matchers: tuple[Matcher, ...]) -> list[dict[str, str]]:
     return [{"name": m.name, "value": m.value, "matchType": m.op} for m in matchers]
-
-
-def _receiver(name: str, url: str) -> dict[str, Any]:
-    if not url:
-        return {"name": name}
-    return {"name": name, "webhookConfigs": [{"url": url, "sendResolved": True}]}
 
 
 def alertmanager_config(cfg: BundleConfig, am: Alertmanager) -> dict[str, Any]:
@@ -57,6 +51,6 @@ def alertmanager_config(cfg: BundleConfig, am: Alertmanager) -> dict[str, Any]:
                 }
                 for i in r.inhibitions
             ],
-            "receivers": [_receiver(name, url) for name, url in r.receivers.items()],
+            "receivers": [receiver(name, url, camel=True) for name, url in r.receivers.items()],
         },
     }

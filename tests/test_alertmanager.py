@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -20,7 +19,7 @@ from bundle.schema import BundleConfig
 from bundle.shipping import load_shipping
 from servicemonitors.alertmanager import config, routing
 from servicemonitors.alertmanager_config import alertmanager_config
-from tests.fixtures_bundle import run_tool, tool, wait_for
+from tests.fixtures_bundle import run_tool, running_server, tool, wait_for
 from tests.helpers import free_port, http_get
 
 MakeConfig = Callable[[dict[str, Any]], BundleConfig]
@@ -94,23 +93,8 @@ def running_alertmanager(path: Path) -> Iterator[str]:
         f"--web.listen-address={url.removeprefix('http://')}",
         "--cluster.listen-address=",
     ]
-    with (path.parent / "alertmanager.log").open("wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for(lambda: _ready(url, process), 30, "Alertmanager ready")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _ready(url: str, process: subprocess.Popen[bytes]) -> bool:
-    if process.poll() is not None:
-        raise RuntimeError(f"alertmanager exited with {process.returncode}")
-    try:
-        return http_get(f"{url}/-/ready", timeout=2)[0] == 200
-    except OSError:
-        return False
+    with running_server(argv, url, path.parent / "alertmanager.log") as ready:
+        yield ready
 
 
 def post_alerts(url: str, *label_sets: dict[str, str]) -> None:

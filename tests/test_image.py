@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from servicemonitors.common import UNPRIVILEGED_UID
+from tests.fixtures_bundle import stop
 from tests.helpers import free_port, http_get, value
 
 pytestmark = pytest.mark.slow
@@ -98,8 +99,4 @@ def test_exporter_runs_as_nobody_on_the_fake_node_and_is_scraped(container: str)
         assert value(body, "nvidia_gpu_up", gpu="0") == 1
         assert value(body, "mlobs_collector_success", collector="gpu") == 1
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
