@@ -7,8 +7,9 @@ files change (a cert-manager renewal rewrites them in place), so renewals need n
 A file that turns invalid after start-up fails requests with 500 and an error log, as in exporter-toolkit:
 serving on with stale credentials would hide the mistake, serving without them would open the endpoint.
 
-Integration (exporter/http.py):
-    web = WebConfigFile(Path(args.web_config_file))   # raises WebConfigError at start-up: exit 2
+Integration (the lead wires it; exporter/settings.py and exporter/http.py):
+    add_flag(parser)                                   # settings.py build_parser: --web.config.file
+    web = open_web_config(args.web_config_file)        # None without the flag; WebConfigError: exit 2
     app = protect(make_app(...), web)                  # basic auth + headers on every path
     class _Server(TLSConnectionsMixin, ThreadingMixIn, WSGIServer)  # TLS per connection
     server.tls_context = web.tls_context                              # before serve_forever
@@ -16,6 +17,7 @@ Integration (exporter/http.py):
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import logging
 import os
@@ -138,3 +140,22 @@ def protect(app: WsgiApp, web: WebConfigFile, authenticator: BasicAuthenticator 
         return app(environ, with_headers)
 
     return protected
+
+
+FLAG = "--web.config.file"
+
+
+def add_flag(parser: argparse.ArgumentParser) -> None:
+    """Add `--web.config.file` (exporter-toolkit's name and format) to the exporter's flags."""
+    parser.add_argument(
+        FLAG,
+        dest="web_config_file",
+        default=None,
+        metavar="FILE",
+        help="web config (TLS, basic auth, headers; exporter-toolkit format), re-read when it changes",
+    )
+
+
+def open_web_config(path: str | None) -> WebConfigFile | None:
+    """The followed web config of the flag's value; None without one. WebConfigError: one line, exit 2."""
+    return WebConfigFile(Path(path)) if path else None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
 from exporter.webconfig import WebConfigError, load, parse
 from exporter.webconfig_auth import credentials
+from exporter.webconfig_reload import add_flag, open_web_config
 
 HASH = "$2b$04$" + "a" * 53
 TLS = "tls_server_config: {cert_file: tls.crt, key_file: tls.key, "
@@ -124,3 +126,16 @@ def test_load_prefixes_the_path(tmp_path: Path) -> None:
 )
 def test_credentials_of_an_authorization_header(header: str | None, expected: tuple[str, str] | None) -> None:
     assert credentials(header) == expected
+
+
+def test_flag_opens_the_file_and_is_optional(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    add_flag(parser)
+    assert open_web_config(parser.parse_args([]).web_config_file) is None
+    config = tmp_path / "web.yml"
+    config.write_text("http_server_config: {headers: {X-Frame-Options: deny}}\n")
+    web = open_web_config(parser.parse_args([f"--web.config.file={config}"]).web_config_file)
+    assert web is not None and dict(web.current().headers) == {"X-Frame-Options": "deny"}
+    config.write_text("basic_auth_users: {a: b}\n")
+    with pytest.raises(WebConfigError, match=r"basic_auth_users\.a: must be a bcrypt hash"):
+        open_web_config(str(config))
