@@ -63,6 +63,8 @@ ALLOWED_HEADERS = (
     "Content-Security-Policy",
 )
 _BCRYPT = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
+# prefer_server_cipher_suites and curve_preferences are accepted so toolkit files load unchanged, and not
+# applied: Go ignores the first since 1.17 (the server's order wins, as here); OpenSSL picks the curves.
 _TLS_KEYS = frozenset(
     {
         "cert_file",
