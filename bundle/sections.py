@@ -90,3 +90,37 @@ class Exporters:
     targets_down_for: str
     collector_failing_for: str
     discovery_failing_for: str
+
+
+@dataclass(frozen=True)
+class Web:
+    enabled: bool
+    config_secret: str
+    tls: bool
+    ca_secret: str
+    server_name: str
+    client_cert_secret: str
+    basic_auth: bool
+    basic_auth_secret: str
+
+
+@dataclass(frozen=True)
+class Alertmanager:
+    pager_url: str
+    ticket_url: str
+    info_url: str
+    group_wait: str
+    group_interval: str
+    pager_repeat_interval: str
+    ticket_repeat_interval: str
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    metric_name: str
+    rate_window: str
+    example_deployment: str
+    example_namespace: str
+    example_target_ratio: float
+    example_min_replicas: int
+    example_max_replicas: int

@@ -17,6 +17,7 @@ from typing import Any
 
 from bundle.kube import cluster_metadata
 from bundle.schema import Attribution, BundleConfig
+from servicemonitors import serving
 from servicemonitors.common import SERVICE_ACCOUNT, UNPRIVILEGED_UID
 
 # Where the exporter looks by default; the node's directory (wherever its kubelet keeps it) is mounted here.
@@ -67,8 +68,9 @@ def pod_fields(a: Attribution) -> dict[str, Any]:
 
 
 def rbac(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
-    """A ClusterRole listing pods (the exporter asks only for its node's) and its binding, when needed."""
-    if not uses_api(cfg.attribution):
+    """A ClusterRole listing pods (the exporter asks only for its node's) and its binding, when needed: for
+    per-process attribution's pod names, and for TF Serving discovery on the GPU nodes."""
+    if not uses_api(cfg.attribution) and not serving.uses_api(cfg.serving):
         return {}
     role_meta = cluster_metadata(cfg, POD_READER, "gpu")
     role = {

@@ -16,7 +16,7 @@ from typing import Any
 
 from bundle.kube import app_labels, metadata
 from bundle.schema import BundleConfig
-from servicemonitors import attribution
+from servicemonitors import attribution, serving
 from servicemonitors.common import container, pod_template, service, service_monitor
 
 COMPONENT = "gpu"
@@ -34,7 +34,7 @@ TARGET_LABELS_DROPPED = ("namespace", "pod", "container")
 def daemonset(cfg: BundleConfig) -> dict[str, Any]:
     e, a = cfg.exporter, cfg.attribution
     # The real driver, explicitly: `auto` would fall back to simulated GPUs on a node whose driver is missing.
-    args = ["--collector.gpu", "--gpu.backend=nvml", *attribution.args(a)]
+    args = ["--collector.gpu", "--gpu.backend=nvml", *attribution.args(a), *serving.args(cfg.serving)]
     main = container(cfg, args, e.gpu_resources, [NODE_NAME_ENV, *NVIDIA_ENV])
     main["volumeMounts"] += attribution.volume_mounts(a)
     extra: dict[str, Any] = {
@@ -49,7 +49,7 @@ def daemonset(cfg: BundleConfig) -> dict[str, Any]:
         COMPONENT,
         main,
         run_as=attribution.run_as(a),
-        token=attribution.uses_api(a),
+        token=attribution.uses_api(a) or serving.uses_api(cfg.serving),
         volumes=attribution.volumes(a),
         **extra,
     )

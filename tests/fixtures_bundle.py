@@ -77,33 +77,41 @@ def running_prometheus(scrape_configs: Sequence[Mapping[str, Any]], folder: Path
         encoding="utf-8",
     )
     url = f"http://127.0.0.1:{free_port()}"
-    log = folder / "prometheus.log"
+    argv = [
+        tool("prometheus"),
+        f"--config.file={config}",
+        f"--storage.tsdb.path={folder / 'data'}",
+        f"--web.listen-address={url.removeprefix('http://')}",
+    ]
+    with running_server(argv, url, folder / "prometheus.log") as ready:
+        yield ready
+
+
+@contextlib.contextmanager
+def running_server(argv: Sequence[str], url: str, log: Path) -> Iterator[str]:
+    """A server answering `/-/ready` (Prometheus, Alertmanager) run with `argv` at `url`, for the block."""
     with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                tool("prometheus"),
-                f"--config.file={config}",
-                f"--storage.tsdb.path={folder / 'data'}",
-                f"--web.listen-address={url.removeprefix('http://')}",
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(list(argv), stdout=sink, stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: _ready(url, process), 30, f"Prometheus ready (log: {log})")
+        wait_for(lambda: _ready(url, process), 30, f"{Path(argv[0]).name} ready (log: {log})")
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """Terminate `process`, killing it when it does not exit within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def _ready(url: str, process: subprocess.Popen[bytes]) -> bool:
     if process.poll() is not None:
-        raise RuntimeError(f"prometheus exited with {process.returncode}")
+        raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
     try:
         return http_get(f"{url}/-/ready", timeout=2)[0] == 200
     except OSError:
@@ -187,3 +195,16 @@ def make_config(tmp_path: Path) -> Callable[[dict[str, Any]], BundleConfig]:
         return load_config(path)
 
     return make
+
+
+class _KubectlLoader(yaml.SafeLoader):
+    """YAML as kubectl writes it: a bare `=` (an AlertmanagerConfig matchType) is a string in YAML 1.2, but
+    PyYAML's YAML 1.1 reads it as the obsolete `value` tag and fails."""
+
+
+_KubectlLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
+
+
+def load_kubectl_output(text: str) -> list[Any]:
+    """Every document of kubectl's output (`kubectl kustomize`)."""
+    return list(yaml.load_all(text, Loader=_KubectlLoader))

@@ -95,7 +95,9 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scraped]:
     state = TFServingState([SimModel("bert", [SimVersion(7)])])
     try:
         with TFServingSimulator(state) as sim, FakeKubeAPI() as api:
+            # Labelled as the generated DaemonSet's discovery selects (serving.discovery_label_selector).
             bert = kube_api.pod("bert-0", NODE, "127.0.0.1", namespace="ml", ports={"http": sim.port},
+                                labels={"app": "tf-serving"},
                                 annotations={"mlobs.io/tfserving-models": "bert"})  # fmt: skip
             api.pods = [
                 bert,

@@ -32,6 +32,8 @@ def test_core_objects_survive_the_kubernetes_models(generated: dict[str, dict[st
         "Service",
         "ServiceAccount",
         "ConfigMap",
+        "ClusterRole",
+        "ClusterRoleBinding",
     }
     for obj in core:
         assert round_trip(obj) == obj, obj["kind"]
@@ -127,7 +129,8 @@ def test_selectors_labels_and_scrape_settings_come_from_the_config(
 def test_gpu_daemonset_without_attribution_runs_unprivileged(
     make_config: Callable[[dict[str, Any]], BundleConfig],
 ) -> None:
-    spec = pod_spec(gpu.daemonset(make_config({"attribution": {"enabled": False}})))
+    override = {"attribution": {"enabled": False}, "serving": {"collect_on_gpu_nodes": False}}
+    spec = pod_spec(gpu.daemonset(make_config(override)))
     assert {"key": "nvidia.com/gpu", "operator": "Exists"} in spec["tolerations"]
     assert spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
     assert "runtimeClassName" not in spec

@@ -29,7 +29,8 @@ COMBINATIONS = [
 
 def attribution_config(make_config: MakeConfig, enabled: bool, per_process: bool, api: bool) -> BundleConfig:
     override = {"enabled": enabled, "per_process": per_process, "kubernetes_api": api}
-    return make_config({"attribution": override})
+    # Without TF Serving discovery, which needs the API token and pod reader by itself.
+    return make_config({"attribution": override, "serving": {"collect_on_gpu_nodes": False}})
 
 
 def exporter_settings(daemonset: dict[str, Any]) -> Settings:

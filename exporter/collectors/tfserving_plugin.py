@@ -76,13 +76,20 @@ def _path(section: Section, key: str, default: str) -> str:
     return path
 
 
-def _kubernetes(section: Section, timeout: float, node_name: str, enabled: bool) -> KubernetesSettings:
+def _kubernetes(
+    section: Section, args: argparse.Namespace, timeout: float, node_name: str, enabled: bool
+) -> KubernetesSettings:
+    """The `kubernetes:` section; the --tfserving.kubernetes* flags (the GPU DaemonSet's) win over it."""
+    # Every key is read (unknown keys are errors), then a flag given replaces its value.
+    on = section.boolean("enabled", False)
+    selector = section.string("label_selector", "") or ""
+    namespace = section.string("namespace", "") or ""
     kube = KubernetesSettings(
-        enabled=section.boolean("enabled", False),
-        label_selector=section.string("label_selector", "") or "",
+        enabled=on if args.tfserving_kubernetes is None else args.tfserving_kubernetes,
+        label_selector=selector if args.tfserving_kube_selector is None else args.tfserving_kube_selector,
         port_name=section.string("port_name", "http") or "http",
         models_annotation=section.string("models_annotation", KubernetesSettings.models_annotation) or "",
-        namespace=section.string("namespace", "") or "",
+        namespace=namespace if args.tfserving_kube_namespace is None else args.tfserving_kube_namespace,
         scheme=section.string("scheme", "http", choices=("http", "https")) or "http",
         metrics_path=_path(section, "metrics_path", DEFAULT_METRICS_PATH),
         timeout=section.number("timeout", timeout, positive=True),
@@ -141,6 +148,27 @@ class TFServingPlugin:
             metavar="PATH",
             help=f"TF Serving's metrics page (default {DEFAULT_METRICS_PATH})",
         )
+        group.add_argument(
+            "--tfserving.kubernetes",
+            dest="tfserving_kubernetes",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="discover TF Serving pods on this node (NODE_NAME) through the Kubernetes API",
+        )
+        group.add_argument(
+            "--tfserving.kubernetes.label-selector",
+            dest="tfserving_kube_selector",
+            default=None,
+            metavar="SELECTOR",
+            help="label selector of TF Serving pods, e.g. app=tf-serving (default: every pod on the node)",
+        )
+        group.add_argument(
+            "--tfserving.kubernetes.namespace",
+            dest="tfserving_kube_namespace",
+            default=None,
+            metavar="NAMESPACE",
+            help="namespace of the TF Serving pods (default: every namespace)",
+        )
 
     def configure(
         self, args: argparse.Namespace, section: Section, environ: Mapping[str, str], enabled: bool
@@ -178,7 +206,7 @@ class TFServingPlugin:
         for url in sorted({u for u in urls if urls.count(u) > 1}):
             section.problems.append(f"tfserving: target {url} is listed twice")
         node_name = environ.get("NODE_NAME", "")
-        kube = _kubernetes(section.section("kubernetes"), timeout, node_name, enabled)
+        kube = _kubernetes(section.section("kubernetes"), args, timeout, node_name, enabled)
         settings = TFServingSettings(
             targets=tuple(targets),
             kubernetes=kube,
