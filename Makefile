@@ -38,5 +38,9 @@ docs: bootstrap
 bench: bootstrap
 	$(PY) -m benchmarks $(ARGS)
 
+## make image: the exporter's container image (buildah; a Debian base made with mmdebstrap when none is given).
+image:
+	scripts/build-image.sh $(ARGS)
+
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis
