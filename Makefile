@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
 
-.PHONY: all bootstrap run test fuzz lint typecheck generate docs bench clean
+.PHONY: all bootstrap run test fuzz lint typecheck generate docs bench clean image
 
 all: lint test
 
