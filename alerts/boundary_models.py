@@ -255,11 +255,11 @@ def _burn(b: _Builder, alert: str, burns: tuple[tuple[str, str, float], ...], se
         (math.floor(threshold * requests * (1 - MARGIN)), False),
     ):
         series = [
-            b.series("mlflow_requests_total", f"0+{requests}x20", exported_endpoint="runs/search"),
+            b.series("mlflow_requests_total", f"0+{requests}x20", endpoint="runs/search"),
             b.series(
                 "mlflow_request_errors_total",
                 f"0+{errors}x20",
-                exported_endpoint="runs/search",
+                endpoint="runs/search",
                 kind="server_error",
             ),
         ]

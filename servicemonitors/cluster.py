@@ -32,10 +32,15 @@ def deployment(cfg: BundleConfig) -> dict[str, Any]:
     }
 
 
+# The operator labels every target with `endpoint` (the port name); the MLflow series own that name for the
+# REST call, which Prometheus would otherwise rename to `exported_endpoint`.
+DROP_TARGET_ENDPOINT = {"action": "labeldrop", "regex": "endpoint"}
+
+
 def objects(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
     job = cfg.exporter.cluster_job
     return {
         "cluster-deployment.yaml": deployment(cfg),
         "cluster-service.yaml": service(cfg, job, COMPONENT, headless=False),
-        "cluster-servicemonitor.yaml": service_monitor(cfg, job, COMPONENT),
+        "cluster-servicemonitor.yaml": service_monitor(cfg, job, COMPONENT, [DROP_TARGET_ENDPOINT]),
     }

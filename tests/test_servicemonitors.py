@@ -156,6 +156,12 @@ def test_gpu_daemonset_without_attribution_runs_unprivileged(
     assert container["livenessProbe"]["httpGet"]["port"] == "metrics"
 
 
+def test_cluster_service_monitor_leaves_endpoint_to_the_mlflow_series(bundle_config: BundleConfig) -> None:
+    endpoint = cluster.objects(bundle_config)["cluster-servicemonitor.yaml"]["spec"]["endpoints"][0]
+    # the operator's `endpoint` (the port name) would rename the REST call's label to exported_endpoint
+    assert endpoint["relabelings"] == [{"action": "labeldrop", "regex": "endpoint"}]
+
+
 def test_gpu_service_is_headless_and_keeps_unready_exporters_scraped(bundle_config: BundleConfig) -> None:
     spec = gpu.objects(bundle_config)["gpu-service.yaml"]["spec"]
     assert spec["clusterIP"] == "None" and spec["publishNotReadyAddresses"] is True
