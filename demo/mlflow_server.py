@@ -3,6 +3,9 @@ the real mlflow client (tests' datasets and the demo's are both written through 
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -79,6 +82,7 @@ class Writer:
     def __init__(self, url: str) -> None:
         from mlflow import MlflowClient  # the exporter never imports mlflow; only tests and the demo do
 
+        logging.getLogger("mlflow.store.model_registry.abstract_store").setLevel(logging.WARNING)
         self.client: Any = MlflowClient(tracking_uri=url)
         self._experiments: dict[str, str] = {}
 
@@ -92,7 +96,9 @@ class Writer:
         """A run of `experiment` (a name), ended with `status` at `end` unless `end` is None (RUNNING)."""
         created = self.client.create_run(self.experiment(experiment), start_time=ms(start), tags=tags)
         if end is not None:
-            self.client.set_terminated(created.info.run_id, status, end_time=ms(end))
+            # It prints links to the run for a person at a terminal: noise in a dataset's hundreds of runs.
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.client.set_terminated(created.info.run_id, status, end_time=ms(end))
         return str(created.info.run_id)
 
     def metrics(self, run_id: str, at: float, values: Mapping[str, float]) -> None:

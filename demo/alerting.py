@@ -1,0 +1,111 @@
+"""The paging end of the stack: an Alertmanager config and a webhook receiver that records what it gets."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from bundle.schema import BundleConfig
+
+# (bundle config, webhook URL) -> Alertmanager config; Stack(alertmanager=...) takes another.
+AlertmanagerConfig = Callable[[BundleConfig, str], dict[str, Any]]
+
+
+def route_everything_to(cfg: BundleConfig, webhook_url: str) -> dict[str, Any]:
+    """Every alert to the webhook at once, one notification per alert, resolved ones too."""
+    return {
+        "route": {
+            "receiver": "webhook",
+            "group_by": ["..."],
+            "group_wait": "1s",
+            "group_interval": "1s",
+            "repeat_interval": "1h",
+        },
+        "receivers": [{"name": "webhook", "webhook_configs": [{"url": webhook_url, "send_resolved": True}]}],
+    }
+
+
+class Webhook:
+    """Alertmanager's webhook receiver on loopback: every alert of every notification is kept, appended to
+    `log` as a JSON line and printed when `echo` is set; GET / answers the alerts received so far."""
+
+    def __init__(self, log: Path, echo: bool = False) -> None:
+        self.alerts: list[dict[str, Any]] = []
+        self.log = log
+        self.echo = echo
+        self._changed = threading.Condition()
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                webhook.receive(json.loads(body or b"{}"))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                with webhook._changed:
+                    data = json.dumps(webhook.alerts, indent=2).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook", daemon=True)
+
+    def start(self) -> Webhook:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def receive(self, notification: dict[str, Any]) -> None:
+        alerts = notification.get("alerts") or []
+        with self._changed:
+            self.alerts.extend(alerts)
+            with self.log.open("a", encoding="utf-8") as out:
+                for alert in alerts:
+                    out.write(json.dumps(alert, sort_keys=True) + "\n")
+            self._changed.notify_all()
+        if self.echo:
+            for alert in alerts:
+                labels = alert.get("labels", {})
+                shown = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "alertname")
+                print(f"webhook: {alert.get('status')} {labels.get('alertname')} {{{shown}}}", flush=True)
+
+    def received(self, alertname: str, status: str = "firing") -> list[dict[str, Any]]:
+        with self._changed:
+            return [
+                a
+                for a in self.alerts
+                if a.get("labels", {}).get("alertname") == alertname and a.get("status") == status
+            ]
+
+    def wait_for(self, alertname: str, status: str = "firing", timeout: float = 120) -> dict[str, Any]:
+        """The first alert named `alertname` with `status` the webhook got; waits for one up to `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = self.received(alertname, status)
+                if found:
+                    return found[0]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    names = sorted({a.get("labels", {}).get("alertname", "") for a in self.alerts})
+                    raise TimeoutError(f"no {status} {alertname} within {timeout:g} s; received: {names}")
+                self._changed.wait(remaining)
