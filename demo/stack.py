@@ -263,15 +263,27 @@ class Stack:
         for sim_model in found:
             sim_model.latency_median_us = median_ms * 1000
 
-    def log_drift(self, model: str, value: float, metric: str = "psi", version: int | None = None) -> None:
-        """A monitoring run logging `metric` = `value` for a version (production) and each feature."""
+    def log_drift(
+        self, model: str, value: float | None = None, metric: str = "psi", version: int | None = None
+    ) -> float:
+        """A monitoring run logging `metric` = `value` (default: past critical) for a version (production)
+        and each feature; returns the value."""
         if self.mlflow is None:
             raise RuntimeError("the stack is not started")
+        if value is None:
+            value = self.drift_past_critical(metric)
         registered = {m.name: m for m in REGISTRY}[model]
         number = registered.production if version is None else version
         seed.log_monitoring(
             Writer(self.mlflow.url), model, number, time.time(), {metric: value}, registered.baseline
         )
+        return value
+
+    def drift_past_critical(self, metric: str = "psi") -> float:
+        """A value of `metric` well past the bundle's critical threshold, in the metric's bad direction."""
+        limits = self.cfg.drift.metrics[metric]
+        critical = float(limits["critical"])
+        return critical * 2 if limits["direction"] == "higher_is_worse" else critical / 10
 
     def stop_mlflow(self) -> None:
         """The tracking server goes away (the registry is unreachable); `start_mlflow` brings it back."""
