@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -86,7 +87,9 @@ class Webhook:
             for alert in alerts:
                 labels = alert.get("labels", {})
                 shown = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "alertname")
-                print(f"webhook: {alert.get('status')} {labels.get('alertname')} {{{shown}}}", flush=True)
+                # One write per line: notifications arrive on several threads at once.
+                sys.stdout.write(f"webhook: {alert.get('status')} {labels.get('alertname')} {{{shown}}}\n")
+                sys.stdout.flush()
 
     def received(self, alertname: str, status: str = "firing") -> list[dict[str, Any]]:
         with self._changed:

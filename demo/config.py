@@ -16,8 +16,10 @@ from bundle.schema import BundleConfig, load_config
 # Windows of rate() in rules: at least 4 scrape intervals of 1 s, short enough to follow a fault in seconds.
 RATE_WINDOW = "30s"
 XID_WINDOW = "1m"
-# Every `*_for` below a day (a day or more means "no success for 2d": shortened, it would fire at once).
+# Every `*_for` below a day (a day or more means "no success for 2d": shortened, it would fire at once);
+# those of an hour or more (sustained underutilization) get longer, so an exporter restart is no incident.
 PENDING = "10s"
+PENDING_LONG = "2m"
 SHORT = {"exporter": {"scrape_interval": "1s", "scrape_timeout": "1s"}}
 
 
@@ -35,7 +37,7 @@ def shortened(base: Mapping[str, Any]) -> dict[str, Any]:
             elif key == "xid_window":
                 override.setdefault(section, {})[key] = XID_WINDOW
             elif key.endswith("_for") and duration_seconds(value) < 86400:
-                override.setdefault(section, {})[key] = PENDING
+                override.setdefault(section, {})[key] = PENDING if duration_seconds(value) < 3600 else PENDING_LONG
     for section, keys in SHORT.items():
         override.setdefault(section, {}).update(keys)
     return override

@@ -212,6 +212,8 @@ class Stack:
 
     def stop(self) -> None:
         """Stop everything started, newest first; safe to call twice and after a failed start."""
+        if self._children or self._stoppers:
+            self._log("stopping the stack (MLflow takes about 10 s) ...")
         children, self._children = self._children[::-1], []
         if self._gpu is not None:
             children.append(self._gpu)
