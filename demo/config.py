@@ -36,8 +36,8 @@ def shortened(base: Mapping[str, Any]) -> dict[str, Any]:
                 override.setdefault(section, {})[key] = RATE_WINDOW
             elif key == "xid_window":
                 override.setdefault(section, {})[key] = XID_WINDOW
-            elif key.endswith("_for") and duration_seconds(value) < 86400:
-                override.setdefault(section, {})[key] = PENDING if duration_seconds(value) < 3600 else PENDING_LONG
+            elif key.endswith("_for") and (seconds := duration_seconds(value)) < 86400:
+                override.setdefault(section, {})[key] = PENDING if seconds < 3600 else PENDING_LONG
     for section, keys in SHORT.items():
         override.setdefault(section, {}).update(keys)
     return override
