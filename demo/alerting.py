@@ -7,11 +7,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from bundle.schema import BundleConfig
+from demo.loopback import LoopbackServer, QuietHandler
 
 # (bundle config, webhook URL) -> Alertmanager config; Stack(alertmanager=...) takes another.
 AlertmanagerConfig = Callable[[BundleConfig, str], dict[str, Any]]
@@ -42,38 +42,24 @@ class Webhook:
         self._changed = threading.Condition()
         webhook = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                webhook.receive(json.loads(body or b"{}"))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                webhook.receive(json.loads(self.body() or b"{}"))
+                self.reply(b"")
 
             def do_GET(self) -> None:
                 with webhook._changed:
-                    data = json.dumps(webhook.alerts, indent=2).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                    self.reply(json.dumps(webhook.alerts, indent=2).encode())
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook", daemon=True)
+        self._server = LoopbackServer(Handler, "webhook")
+        self.url = self._server.url
 
     def start(self) -> Webhook:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def receive(self, notification: dict[str, Any]) -> None:
         alerts = notification.get("alerts") or []

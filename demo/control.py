@@ -9,10 +9,9 @@ import tempfile
 import threading
 import urllib.request
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
+from demo.loopback import LoopbackServer, QuietHandler
 from demo.stack import LATENCY_MS, Stack
 
 HELP = """\
@@ -121,33 +120,23 @@ class ControlServer:
     def __init__(self, stack: Stack) -> None:
         lock = threading.Lock()  # one fault at a time: they restart processes
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                words = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"[]")
+                words = json.loads(self.body() or b"[]")
                 with lock:
-                    answer = apply(stack, [str(w) for w in words]).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                    answer = apply(stack, [str(w) for w in words])
+                self.reply(answer.encode(), "text/plain; charset=utf-8")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="control", daemon=True)
+        self._server = LoopbackServer(Handler, "control")
+        self.url = self._server.url
 
     def __enter__(self) -> ControlServer:
-        self._thread.start()
+        self._server.start()
         state_file().write_text(json.dumps({"control": self.url, "pid": os.getpid()}), encoding="utf-8")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
         path = state_file()
         if path.exists() and json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
             path.unlink()

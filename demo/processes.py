@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -103,3 +104,17 @@ def answers(url: str, expect: bytes | None = None) -> bool:
 
 def wait_http(child: Child, url: str, seconds: float = 30, expect: bytes | None = None) -> None:
     wait_until(lambda: answers(url, expect), seconds, f"{child.name} at {url}", child)
+
+
+def start_server(
+    name: str, binaries: Sequence[str], args: Callable[[str], list[str]], log: Path, ready: str = "/-/ready"
+) -> tuple[Child, str]:
+    """The first of `binaries` found, with `args(listen address)`, on a free loopback port; ready on return.
+    (child, base URL)"""
+    binary = next(filter(None, map(shutil.which, binaries)), None)
+    if binary is None:
+        raise RuntimeError(f"{binaries[0]} not installed: `make test` installs it (scripts/bootstrap.sh)")
+    address = f"127.0.0.1:{free_port()}"
+    child = launch(name, [binary, *args(address)], log)
+    wait_http(child, f"http://{address}{ready}")
+    return child, f"http://{address}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,7 +18,7 @@ import yaml
 import alerts
 from alerts.render import plain
 from bundle.schema import BundleConfig
-from demo.processes import Child, free_port, launch, wait_http
+from demo.processes import Child, start_server
 from servicemonitors import cluster, gpu
 
 # The operator's target labels of a pod behind a ServiceMonitor, as endpoints discovery gives them.
@@ -86,24 +85,21 @@ def write_rules(cfg: BundleConfig, path: Path) -> Path:
     return path
 
 
-def start(folder: Path, prometheus_config: dict[str, Any], port: int | None = None) -> tuple[Child, str]:
+def start(folder: Path, prometheus_config: dict[str, Any]) -> tuple[Child, str]:
     """Prometheus on loopback with its data under `folder`; ready on return. (child, base URL)"""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        raise RuntimeError("prometheus not installed: `make test` installs it (scripts/bootstrap.sh)")
     path = folder / "prometheus.yml"
     path.write_text(yaml.safe_dump(prometheus_config, sort_keys=False), encoding="utf-8")
-    address = f"127.0.0.1:{port or free_port()}"
-    argv = [
-        binary,
-        f"--config.file={path}",
-        f"--storage.tsdb.path={folder / 'data'}",
-        f"--web.listen-address={address}",
-        "--web.enable-lifecycle",
-    ]
-    child = launch("prometheus", argv, folder / "prometheus.log")
-    wait_http(child, f"http://{address}/-/ready")
-    return child, f"http://{address}"
+    return start_server(
+        "prometheus",
+        ["prometheus"],
+        lambda address: [
+            f"--config.file={path}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address={address}",
+            "--web.enable-lifecycle",
+        ],
+        folder / "prometheus.log",
+    )
 
 
 class PromQLError(Exception):

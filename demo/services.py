@@ -3,7 +3,6 @@ Alertmanager."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import yaml
 
 from bundle.schema import BundleConfig
-from demo.processes import Child, free_port, launch, wait_http
+from demo.processes import Child, launch, start_server, wait_http
 from servicemonitors import cluster, gpu
 
 # Flags of the generated containers that the stack replaces with its own boundaries.
@@ -79,18 +78,15 @@ def cluster_exporter_args(
 
 
 def start_alertmanager(folder: Path, config: dict[str, Any]) -> tuple[Child, str]:
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if binary is None:
-        raise RuntimeError("alertmanager not installed: `make test` installs it (scripts/bootstrap.sh)")
     path = write_yaml(folder / "alertmanager.yml", config)
-    address = f"127.0.0.1:{free_port()}"
-    argv = [
-        binary,
-        f"--config.file={path}",
-        f"--storage.path={folder / 'alertmanager-data'}",
-        f"--web.listen-address={address}",
-        "--cluster.listen-address=",
-    ]
-    child = launch("alertmanager", argv, folder / "alertmanager.log")
-    wait_http(child, f"http://{address}/-/ready")
-    return child, f"http://{address}"
+    return start_server(
+        "alertmanager",
+        ["prometheus-alertmanager", "alertmanager"],  # Debian's name, upstream's
+        lambda address: [
+            f"--config.file={path}",
+            f"--storage.path={folder / 'alertmanager-data'}",
+            f"--web.listen-address={address}",
+            "--cluster.listen-address=",  # no gossip: one instance
+        ],
+        folder / "alertmanager.log",
+    )

@@ -27,7 +27,7 @@ from demo.config import stack_config
 from demo.gpu_node import NODE, GpuFault, ServingPod, Throttle, Xid
 from demo.mlflow_server import MlflowServer, Writer, launch_mlflow_server, restart, stop_mlflow_server
 from demo.mlflow_server import wait_healthy as wait_mlflow
-from demo.processes import Child, free_port, stop
+from demo.processes import Child, free_port, stop, wait_until
 from demo.prometheus import PrometheusAPI
 from exporter.simulators.kubelet import FakeKubelet
 from exporter.simulators.kubernetes import FakeKubeAPI
@@ -300,7 +300,5 @@ class Stack:
 
     def wait_scraped(self, timeout: float = 60) -> None:
         """Until Prometheus has scraped both exporters and evaluated the rules at least once."""
-        from demo.processes import wait_until
-
         jobs = [self.cfg.exporter.gpu_job, self.cfg.exporter.cluster_job]
         wait_until(lambda: self.prom.targets_up(jobs), timeout, f"Prometheus scraping {', '.join(jobs)}")

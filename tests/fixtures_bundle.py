@@ -62,12 +62,6 @@ def run_tool(argv: Sequence[str], cwd: Path | None = None) -> subprocess.Complet
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=120, check=False, cwd=cwd)
 
 
-def relabel_config(rule: Mapping[str, Any]) -> dict[str, Any]:
-    """A ServiceMonitor relabeling as Prometheus' relabel_config: the operator renames the keys only."""
-    keys = {"sourceLabels": "source_labels", "targetLabel": "target_label"}
-    return {keys.get(key, key): value for key, value in rule.items()}
-
-
 @contextlib.contextmanager
 def running_prometheus(scrape_configs: Sequence[Mapping[str, Any]], folder: Path) -> Iterator[str]:
     """A real Prometheus on a free loopback port scraping every second; yields its base URL."""

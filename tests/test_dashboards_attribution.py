@@ -14,6 +14,7 @@ import pytest
 from bundle.schema import BundleConfig, load_config
 from dashboards import overview
 from dashboards.lint import panels, promql
+from demo.prometheus import relabel_config
 from exporter.collectors.attribution_plugin import AttributionPlugin
 from exporter.collectors.gpu_plugin import GPU_PLUGIN
 from exporter.collectors.tfserving_plugin import TFServingPlugin
@@ -25,7 +26,7 @@ from exporter.simulators.kubernetes import FakeKubeAPI
 from exporter.simulators.tfserving import TFServingSimulator
 from exporter.simulators.tfserving_state import SimModel, SimVersion, TFServingState
 from servicemonitors import gpu
-from tests.fixtures_bundle import instant_query, pod_spec, relabel_config, running_prometheus, wait_for
+from tests.fixtures_bundle import instant_query, pod_spec, running_prometheus, wait_for
 from tests.helpers import running_exporter
 
 pytestmark = pytest.mark.slow
