@@ -38,15 +38,21 @@ STEP = 2.0
 RATE_INTERVAL = "10s"
 HEALTHY_SECONDS = 25.0  # of data before the faults: more than the rate interval, several rule evaluations
 
-# Panels empty while everything is healthy -> the fault that fills them.
+# Panels empty while everything is healthy (panel title) -> the fault that fills them.
 NEEDS_FAULT = {
+    # increase() > 0: a first XID creates its series at 1, which increase() counts as 0, so one XID alone
+    # never shows here; the fault repeats it.
     "XID errors": "xid",
     "Clock throttle reasons": "throttle",
 }
+# Every fault the stack can inject, in the order they are injected; only those NEEDS_FAULT names are.
 FAULTS: dict[str, Callable[[Stack], object]] = {
     "xid": lambda stack: stack.inject_xid(gpu=7, xid=79, repeat=3),
     "throttle": lambda stack: stack.inject_throttle(gpu=6, reason="hw_thermal"),
+    "latency": lambda stack: stack.latency_spike("ranking"),
     "drift": lambda stack: stack.log_drift("fraud-detector"),
+    # Last: the cluster exporter keeps serving MLflow's last snapshot, with the drift logged above.
+    "mlflow_down": lambda stack: stack.stop_mlflow(),
 }
 
 
@@ -112,8 +118,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         start = time.time()
         wait_until(lambda: time.time() - start > HEALTHY_SECONDS, HEALTHY_SECONDS + 5, "healthy data")
         healthy = Phase(start, time.time())
-        for fault in FAULTS.values():
-            fault(stack)
+        for name, fault in FAULTS.items():
+            if name in NEEDS_FAULT.values():
+                fault(stack)
         live = Live(stack, boards, healthy, Phase(healthy.end, healthy.end))
 
         def faults_shown() -> bool:
