@@ -108,15 +108,16 @@ class Stack:
         self.cfg, self.bundle_file = stack_config(self.folder, bundle_override)
         self._alertmanager_config = alertmanager
         self._rps = rps
-        self._echo = echo
         self._log = log
         self._children: list[Child] = []
         self._stoppers: list[Callable[[], None]] = []
         self._gpu_faults: list[GpuFault] = []
         self.urls: dict[str, str] = {}
         self.started_at = 0.0
-        self.gpu_port = free_port()
-        self.cluster_port = free_port()
+        # Chosen just before each exporter starts (a port found free can be taken meanwhile); the GPU
+        # exporter keeps its port across restarts, as Prometheus' static config names it.
+        self.gpu_port = 0
+        self.cluster_port = 0
         self.webhook = Webhook(self.folder / "webhook.jsonl", echo=echo)
         self.prom = PrometheusAPI("")
         self.mlflow: MlflowServer | None = None
@@ -165,6 +166,7 @@ class Stack:
         baseline = sorted({k for m in REGISTRY for k in m.baseline})
         experiments = [m.training_experiment for m in REGISTRY]
         args = services.cluster_exporter_args(self.cfg, self.mlflow.url, experiments, baseline, self.folder)
+        self.cluster_port = free_port()
         self._children.append(
             services.start_exporter("cluster exporter", args, self.cluster_port, logs / "cluster.log", {})
         )
@@ -205,6 +207,7 @@ class Stack:
         args = services.gpu_exporter_args(
             self.cfg, scenario, self.kubelet.socket_path, self.kubeconfig, self.folder
         )
+        self.gpu_port = self.gpu_port or free_port()
         self._gpu = services.start_exporter(
             "gpu exporter", args, self.gpu_port, self.folder / "logs" / "gpu.log", {"NODE_NAME": NODE}
         )
