@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from bundle.schema import BundleConfig
 from demo import prometheus
 from demo.alerting import Webhook, route_everything_to
 from demo.config import PENDING, PENDING_LONG, RATE_WINDOW, shortened, stack_config
+from demo.control import apply
 from demo.gpu_node import Throttle, Xid, write_scenario
 from demo.processes import launch, stop, wait_until
 from exporter.fake_nvml import load
@@ -137,3 +138,42 @@ def test_stopping_a_child_stops_the_processes_it_started(tmp_path: Path) -> None
         stop(child, timeout=5)
     assert not child.alive()
     assert not running(int(pid_file.read_text()))
+
+
+class RecordingStack:
+    """Stands in for a running Stack: records the faults thrown at it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[object, ...]]] = []
+
+    def __getattr__(self, name: str) -> Callable[..., object]:
+        def record(*args: object) -> object:
+            self.calls.append((name, args))
+            return 0.5
+
+        return record
+
+
+@pytest.mark.parametrize(
+    ("words", "call"),
+    [
+        (["xid"], ("inject_xid", (7, 79))),
+        (["xid", "3"], ("inject_xid", (3, 79))),
+        (["throttle"], ("inject_throttle", (6,))),
+        (["latency", "ranking"], ("latency_spike", ("ranking",))),
+        (["drift"], ("log_drift", ("fraud-detector",))),
+        (["mlflow-stop"], ("stop_mlflow", ())),
+        (["clear"], ("clear_faults", ())),
+    ],
+)
+def test_each_switch_throws_its_fault(words: list[str], call: tuple[str, tuple[object, ...]]) -> None:
+    stack = RecordingStack()
+    assert apply(stack, words)
+    assert stack.calls == [call]
+
+
+def test_an_unknown_switch_answers_the_list_of_switches() -> None:
+    stack = RecordingStack()
+    answer = apply(stack, ["reboot"])
+    assert "unknown command 'reboot'" in answer and "xid [GPU]" in answer
+    assert stack.calls == []
