@@ -12,9 +12,18 @@ from types import FrameType
 from demo.control import HELP, ControlServer, apply, send, urls
 from demo.stack import Stack
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM stops the demo as Ctrl-C does: through the stack's cleanup
+    # Once: a second Ctrl-C must not cut the cleanup short and leave servers behind.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _patience)
+    raise KeyboardInterrupt  # every way to stop goes through the stack's cleanup
+
+
+def _patience(signum: int, frame: FrameType | None) -> None:
+    print("still stopping ...", flush=True)
 
 
 def prompt(stack: Stack) -> None:
@@ -33,7 +42,9 @@ def prompt(stack: Stack) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    signal.signal(signal.SIGTERM, _interrupt)
+    # SIGINT too: a shell starting the demo in the background leaves it ignored, and Python keeps it so.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _interrupt)
     print("Starting the mlobs demo stack (MLflow's first start takes 30-60 s) ...", flush=True)
     try:
         with Stack(rps=args.rps, echo=True, log=lambda line: print(line, flush=True)) as stack:
