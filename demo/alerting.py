@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import threading
@@ -29,6 +30,35 @@ def route_everything_to(cfg: BundleConfig, webhook_url: str) -> dict[str, Any]:
         },
         "receivers": [{"name": "webhook", "webhook_configs": [{"url": webhook_url, "send_resolved": True}]}],
     }
+
+
+# Alertmanager's timers on every route delivering to the webhook: a test waits seconds, not minutes.
+FAST_TIMERS = {"group_wait": "1s", "group_interval": "1s"}
+
+
+def via_webhook(generate: Callable[[BundleConfig], dict[str, Any]]) -> AlertmanagerConfig:
+    """A generated Alertmanager config as it is (routes, matchers, grouping, inhibitions), except that every
+    receiver posts to the webhook (which records the receiver's name) and the routes' timers are short:
+    `Stack(alertmanager=via_webhook(alertmanager.build))` tests the real routing tree end to end."""
+
+    def config(cfg: BundleConfig, webhook_url: str) -> dict[str, Any]:
+        data = copy.deepcopy(generate(cfg))
+        data["receivers"] = [
+            {"name": r["name"], "webhook_configs": [{"url": webhook_url, "send_resolved": True}]}
+            for r in data.get("receivers", [])
+        ]
+        data.pop("templates", None)  # files of the real deployment, for receivers that are gone
+        _fast(data["route"], root=True)
+        return data
+
+    return config
+
+
+def _fast(route: dict[str, Any], root: bool = False) -> None:
+    """Short timers on the root (the defaults children inherit) and on every child that sets its own."""
+    route.update({key: value for key, value in FAST_TIMERS.items() if root or key in route})
+    for child in route.get("routes", []):
+        _fast(child)
 
 
 class Webhook:
@@ -62,7 +92,9 @@ class Webhook:
         self._server.stop()
 
     def receive(self, notification: dict[str, Any]) -> None:
-        alerts = notification.get("alerts") or []
+        # Which receiver the routing tree chose, on each alert: paging tests assert the route too.
+        receiver = notification.get("receiver", "")
+        alerts = [{**a, "receiver": receiver} for a in notification.get("alerts") or []]
         with self._changed:
             self.alerts.extend(alerts)
             with self.log.open("a", encoding="utf-8") as out:
@@ -77,20 +109,27 @@ class Webhook:
                 sys.stdout.write(f"webhook: {alert.get('status')} {labels.get('alertname')} {{{shown}}}\n")
                 sys.stdout.flush()
 
-    def received(self, alertname: str, status: str = "firing") -> list[dict[str, Any]]:
+    def received(
+        self, alertname: str, status: str = "firing", receiver: str | None = None
+    ) -> list[dict[str, Any]]:
         with self._changed:
             return [
                 a
                 for a in self.alerts
-                if a.get("labels", {}).get("alertname") == alertname and a.get("status") == status
+                if a.get("labels", {}).get("alertname") == alertname
+                and a.get("status") == status
+                and receiver in (None, a["receiver"])
             ]
 
-    def wait_for(self, alertname: str, status: str = "firing", timeout: float = 120) -> dict[str, Any]:
-        """The first alert named `alertname` with `status` the webhook got; waits for one up to `timeout`."""
+    def wait_for(
+        self, alertname: str, status: str = "firing", timeout: float = 120, receiver: str | None = None
+    ) -> dict[str, Any]:
+        """The first alert named `alertname` with `status` (sent to `receiver`, when given) the webhook got;
+        waits for one up to `timeout`."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
-                found = self.received(alertname, status)
+                found = self.received(alertname, status, receiver)
                 if found:
                     return found[0]
                 remaining = deadline - time.monotonic()

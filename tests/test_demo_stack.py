@@ -15,7 +15,7 @@ import yaml
 from bundle.config import defaults
 from bundle.schema import BundleConfig
 from demo import prometheus
-from demo.alerting import Webhook, route_everything_to
+from demo.alerting import Webhook, route_everything_to, via_webhook
 from demo.config import PENDING, PENDING_LONG, RATE_WINDOW, shortened, stack_config
 from demo.control import apply
 from demo.gpu_node import Throttle, Xid, write_scenario
@@ -177,3 +177,54 @@ def test_an_unknown_switch_answers_the_list_of_switches() -> None:
     answer = apply(stack, ["reboot"])
     assert "unknown command 'reboot'" in answer and "xid [GPU]" in answer
     assert stack.calls == []
+
+
+def generated_alertmanager(cfg: BundleConfig) -> dict[str, object]:
+    """The shape a generated config takes: real integrations, a routing tree, an inhibition."""
+    return {
+        "global": {"resolve_timeout": "5m"},
+        "templates": ["/etc/alertmanager/templates/*.tmpl"],
+        "route": {
+            "receiver": "ticket",
+            "group_by": ["alertname", "node"],
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "routes": [{"receiver": "pager", "matchers": ['severity="critical"'], "group_wait": "10s"}],
+        },
+        "receivers": [
+            {"name": "ticket", "slack_configs": [{"api_url": "https://hooks.example/x", "channel": "#ml"}]},
+            {"name": "pager", "pagerduty_configs": [{"routing_key": "secret"}]},
+        ],
+        "inhibit_rules": [
+            {
+                "source_matchers": ['alertname="MLObsGpuLost"'],
+                "target_matchers": ['severity="warning"'],
+                "equal": ["node"],
+            }
+        ],
+    }
+
+
+def test_a_generated_config_keeps_its_routes_and_delivers_to_the_webhook(
+    tmp_path: Path, stack_cfg: BundleConfig
+) -> None:
+    config = via_webhook(generated_alertmanager)(stack_cfg, "http://127.0.0.1:9/")
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(config))
+    assert run_tool([tool("amtool"), "check-config", str(path)]).returncode == 0
+    routed = run_tool(
+        [tool("amtool"), "config", "routes", "test", f"--config.file={path}", "severity=critical", "node=n1"]
+    )
+    assert routed.stdout.strip() == "pager"
+    assert {r["name"]: list(r) for r in config["receivers"]} == {
+        "ticket": ["name", "webhook_configs"],
+        "pager": ["name", "webhook_configs"],
+    }
+    assert (config["route"]["group_wait"], config["route"]["routes"][0]["group_wait"]) == ("1s", "1s")
+    assert config["inhibit_rules"] == generated_alertmanager(stack_cfg)["inhibit_rules"]
+
+
+def test_the_webhook_records_which_receiver_each_alert_reached(webhook: Webhook) -> None:
+    notify(webhook, "firing", "MLObsGpuLost")
+    assert webhook.wait_for("MLObsGpuLost", receiver="webhook", timeout=5)["receiver"] == "webhook"
+    assert webhook.received("MLObsGpuLost", receiver="pager") == []
