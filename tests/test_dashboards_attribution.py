@@ -14,19 +14,18 @@ import pytest
 from bundle.schema import BundleConfig, load_config
 from dashboards import overview
 from dashboards.lint import panels, promql
-from demo.prometheus import relabel_config
 from exporter.collectors.attribution_plugin import AttributionPlugin
 from exporter.collectors.gpu_plugin import GPU_PLUGIN
 from exporter.collectors.tfserving_plugin import TFServingPlugin
 from exporter.fake_nvml import load
 from exporter.plugin import BuildContext, Plugin
-from exporter.simulators import kubernetes as kube_api
-from exporter.simulators.kubelet import FakeContainer, FakeKubelet, FakePod
-from exporter.simulators.kubernetes import FakeKubeAPI
 from exporter.simulators.tfserving import TFServingSimulator
 from exporter.simulators.tfserving_state import SimModel, SimVersion, TFServingState
 from servicemonitors import gpu
-from tests.fixtures_bundle import instant_query, pod_spec, running_prometheus, wait_for
+from tests.fakes import kube_api
+from tests.fakes.kube_api import FakeKubeAPI
+from tests.fakes.podresources_server import FakeContainer, FakeKubelet, FakePod
+from tests.fixtures_bundle import instant_query, pod_spec, relabel_config, running_prometheus, wait_for
 from tests.helpers import running_exporter
 
 pytestmark = pytest.mark.slow
