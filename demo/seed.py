@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from demo.mlflow_server import DAY, HOUR, Writer
 
@@ -13,8 +14,15 @@ MONITORING_EXPERIMENT = "monitoring"
 BUILDS_EXPERIMENT = "model-builds"
 MODEL_NAME_TAG, MODEL_VERSION_TAG = "mlobs.model_name", "mlobs.model_version"
 FEATURES = ("age", "income", "tenure")
-# Drift well under the bundle's warning thresholds (psi 0.1, p_value 0.05): a healthy start.
-HEALTHY_DRIFT = {"psi": 0.03, "p_value": 0.6, "share_drifted_features": 0.0}
+
+
+def healthy_drift(thresholds: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """Every configured drift metric well on the good side of its warning threshold, no drifted features."""
+    values = {"share_drifted_features": 0.0}
+    for metric, limits in thresholds.items():
+        warning = float(limits["warning"])
+        values[metric] = warning / 3 if limits["direction"] == "higher_is_worse" else min(1.0, warning * 10)
+    return values
 
 
 @dataclass(frozen=True)
@@ -64,10 +72,12 @@ def log_monitoring(
     return run
 
 
-def seed(write: Writer, models: Sequence[RegisteredModel], now: float | None = None) -> None:
+def seed(
+    write: Writer, models: Sequence[RegisteredModel], drift: Mapping[str, float], now: float | None = None
+) -> None:
     now = time.time() if now is None else now
     for i, model in enumerate(models):
         training_history(write, model.training_experiment, now, failed=(2 + i,))
         register(write, model, now)
         for at in (now - 2 * HOUR, now - 60):
-            log_monitoring(write, model.name, model.production, at, HEALTHY_DRIFT, model.baseline)
+            log_monitoring(write, model.name, model.production, at, drift, model.baseline)

@@ -162,7 +162,7 @@ class Stack:
         self._log("waiting for MLflow (its first start takes 30-60 s) ...")
         wait_mlflow(self.mlflow)
         self.urls["mlflow"] = self.mlflow.url
-        seed.seed(Writer(self.mlflow.url), REGISTRY)
+        seed.seed(Writer(self.mlflow.url), REGISTRY, seed.healthy_drift(self.cfg.drift.metrics))
         baseline = sorted({k for m in REGISTRY for k in m.baseline})
         experiments = [m.training_experiment for m in REGISTRY]
         args = services.cluster_exporter_args(self.cfg, self.mlflow.url, experiments, baseline, self.folder)
@@ -191,7 +191,7 @@ class Stack:
         self.kubelet = kubelet
         self._stoppers.append(kubelet.cleanup)
         for pod in SERVING:
-            sim = TFServingSimulator(TFServingState(sim_models(pod))).start()
+            sim = TFServingSimulator(TFServingState(sim_models(pod), batching=True)).start()
             self._stoppers.append(sim.stop)
             self.sims[pod.name] = sim
         traffic = Traffic([sim.state for sim in self.sims.values()], self._rps)

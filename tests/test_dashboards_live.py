@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import dashboards
+from bundle.checks import duration_seconds
 from demo.processes import wait_until
 from demo.prometheus import PromQLError, Series
 from demo.stack import Stack
@@ -104,6 +105,12 @@ def problem(series: list[Series]) -> str | None:
     return None
 
 
+def held(stack: Stack, seconds: float) -> bool:
+    """Whether Prometheus holds `seconds` of scrapes of every target (one a second, a few may be late)."""
+    found = stack.prom.query(f"min(count_over_time(up[{seconds:g}s]))")
+    return bool(found) and found[0][1] >= seconds - 2
+
+
 def panel_queries(boards: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], PanelQuery]]:
     for board in boards:
         for query in queries(board):
@@ -115,8 +122,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with Stack(folder=tmp_path_factory.mktemp("stack")) as stack:
         stack.wait_scraped()
         boards = dashboards.build(stack.cfg)
+        # A rate interval of data first: points computed from fewer samples are start-up, not the dashboard.
+        warm_up = duration_seconds(RATE_INTERVAL)
+        wait_until(lambda: held(stack, warm_up), 3 * warm_up, f"{warm_up:g} s of scrapes")
         start = time.time()
-        wait_until(lambda: time.time() - start > HEALTHY_SECONDS, HEALTHY_SECONDS + 5, "healthy data")
+        total = warm_up + HEALTHY_SECONDS
+        wait_until(lambda: held(stack, total), 3 * total, f"{total:g} s of scrapes")
         healthy = Phase(start, time.time())
         for name, fault in FAULTS.items():
             if name in NEEDS_FAULT.values():
