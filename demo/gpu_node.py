@@ -18,6 +18,21 @@ from exporter.simulators.kubelet import FakeContainer, FakePod
 
 NODE = "gpu-node-1"
 BASE_SCENARIO = "h100-8x"
+# An older node beside it: V100s (page retirement instead of row remapping) and an actively cooled
+# workstation card (a fan, many fields unsupported), so every kind of GPU panel has something to show.
+OLDER_NODE = "gpu-node-2"
+OLDER_SCENARIO: dict[str, Any] = {
+    "description": "2x V100 and a GeForce GTX 1080 (demo stack's older node)",
+    "driver_version": "535.183.01",
+    "cuda_driver_version": 12020,
+    "gpus": [
+        {"count": 2, "model": "V100-SXM2-32GB", "memory_used_gib": 24,
+         "utilization": {"wave": {"low": 0.72, "high": 0.95, "period": 60}},
+         "processes": [{"pid": 61000, "used_memory_gib": 24, "sm_util": 0.8}]},
+        {"model": "GTX-1080", "utilization": 0.5, "memory_used_gib": 3,
+         "processes": [{"pid": 63000, "used_memory_gib": 3, "sm_util": 0.5}]},
+    ],
+}  # fmt: skip
 MODELS_ANNOTATION = "mlobs.io/tfserving-models"
 SERVING_NAMESPACE = "serving"
 
@@ -83,9 +98,11 @@ class ServingPod:
     gpus: tuple[int, ...]
 
 
-def kubelet_pods(serving: Sequence[ServingPod], training: Mapping[str, Sequence[int]]) -> list[FakePod]:
+def kubelet_pods(
+    scenario: str | Path, serving: Sequence[ServingPod], training: Mapping[str, Sequence[int]]
+) -> list[FakePod]:
     """Allocations as the kubelet reports them: serving pods and training pods (namespace/pod -> GPUs)."""
-    uuids = [device.uuid for device in load(BASE_SCENARIO).gpus]
+    uuids = [device.uuid for device in load(str(scenario)).gpus]
 
     def devices(gpus: Sequence[int]) -> list[tuple[str, Sequence[str]]]:
         return [("nvidia.com/gpu", [uuids[i] for i in gpus])]

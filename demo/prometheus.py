@@ -31,24 +31,31 @@ def relabel_config(rule: Mapping[str, Any]) -> dict[str, Any]:
     return {keys.get(key, key): value for key, value in rule.items()}
 
 
-def scrape_job(monitor: Mapping[str, Any], job: str, target: str, node: str, pod: str) -> dict[str, Any]:
-    """What prometheus-operator makes of `monitor` for one endpoint: its interval, path and relabelings."""
+def scrape_job(monitor: Mapping[str, Any], job: str, targets: Mapping[str, str]) -> dict[str, Any]:
+    """What prometheus-operator makes of `monitor` for one endpoint: its interval, path and relabelings, and a
+    target per exporter pod (node name -> address) with the labels endpoints discovery gives it."""
     (endpoint,) = monitor["spec"]["endpoints"]
-    labels = {
-        "namespace": OPERATOR_NAMESPACE,
-        "pod": pod,
-        "container": "exporter",
-        "service": job,
-        "endpoint": endpoint["port"],
-        "__meta_kubernetes_pod_node_name": node,
-    }
+    static = [
+        {
+            "targets": [target],
+            "labels": {
+                "namespace": OPERATOR_NAMESPACE,
+                "pod": f"{job}-{node}",
+                "container": "exporter",
+                "service": job,
+                "endpoint": endpoint["port"],
+                "__meta_kubernetes_pod_node_name": node,
+            },
+        }
+        for node, target in targets.items()
+    ]
     return {
         "job_name": job,
         "metrics_path": endpoint["path"],
         "scheme": endpoint["scheme"],
         "scrape_interval": endpoint["interval"],
         "scrape_timeout": endpoint["scrapeTimeout"],
-        "static_configs": [{"targets": [target], "labels": labels}],
+        "static_configs": static,
         "relabel_configs": [relabel_config(r) for r in endpoint.get("relabelings", [])],
         "metric_relabel_configs": [relabel_config(r) for r in endpoint.get("metricRelabelings", [])],
     }
@@ -56,9 +63,8 @@ def scrape_job(monitor: Mapping[str, Any], job: str, target: str, node: str, pod
 
 def config(
     cfg: BundleConfig,
-    gpu_target: str,
+    gpu_targets: Mapping[str, str],
     cluster_target: str,
-    node: str,
     rules: Path,
     alertmanager: str | None,
     evaluation_interval: str = "1s",
@@ -69,10 +75,8 @@ def config(
         "global": {"scrape_interval": "1s", "evaluation_interval": evaluation_interval},
         "rule_files": [str(rules)],
         "scrape_configs": [
-            scrape_job(gpu_monitor, cfg.exporter.gpu_job, gpu_target, node, f"{cfg.exporter.gpu_job}-x7k2p"),
-            scrape_job(
-                cluster_monitor, cfg.exporter.cluster_job, cluster_target, "cpu-node-1", "mlobs-cluster-0"
-            ),
+            scrape_job(gpu_monitor, cfg.exporter.gpu_job, gpu_targets),
+            scrape_job(cluster_monitor, cfg.exporter.cluster_job, {"cpu-node-1": cluster_target}),
         ],
     }
     if alertmanager:

@@ -24,7 +24,7 @@ from bundle.schema import BundleConfig
 from demo import gpu_node, prometheus, seed, services
 from demo.alerting import AlertmanagerConfig, Webhook, route_everything_to
 from demo.config import stack_config
-from demo.gpu_node import NODE, GpuFault, ServingPod, Throttle, Xid
+from demo.gpu_node import NODE, OLDER_NODE, GpuFault, ServingPod, Throttle, Xid
 from demo.mlflow_server import MlflowServer, Writer, launch_mlflow_server, restart, stop_mlflow_server
 from demo.mlflow_server import wait_healthy as wait_mlflow
 from demo.processes import Child, free_port, stop, wait_until
@@ -39,6 +39,7 @@ SERVING = (
     ServingPod("ranking-0", ("ranking",), (2,)),
 )
 TRAINING = {"team-a/train-fraud-0": (3, 4, 5, 6)}  # GPU 7 is free
+OLDER_NODE_PODS = {"team-b/batch-score-0": (0, 1)}  # the V100s; the workstation card is free
 REGISTRY = (
     seed.RegisteredModel("fraud-detector", 2, 2, "train-fraud", {"accuracy": 0.94, "auc": 0.91}),
     seed.RegisteredModel("ranking", 3, 3, "train-ranking", {"accuracy": 0.88, "auc": 0.86}),
@@ -117,6 +118,7 @@ class Stack:
         # Chosen just before each exporter starts (a port found free can be taken meanwhile); the GPU
         # exporter keeps its port across restarts, as Prometheus' static config names it.
         self.gpu_port = 0
+        self.older_port = 0
         self.cluster_port = 0
         self.webhook = Webhook(self.folder / "webhook.jsonl", echo=echo)
         self.prom = PrometheusAPI("")
@@ -159,6 +161,7 @@ class Stack:
             self.urls["alertmanager"] = url
             alertmanager = url.removeprefix("http://")
         self._start_gpu_exporter()
+        self._start_older_node()
         self._log("waiting for MLflow (its first start takes 30-60 s) ...")
         wait_mlflow(self.mlflow)
         self.urls["mlflow"] = self.mlflow.url
@@ -172,13 +175,9 @@ class Stack:
         )
         self.urls["cluster exporter"] = f"http://127.0.0.1:{self.cluster_port}/metrics"
         rules = prometheus.write_rules(self.cfg, self.folder / "rules.yml")
+        gpu_targets = {NODE: f"127.0.0.1:{self.gpu_port}", OLDER_NODE: f"127.0.0.1:{self.older_port}"}
         config = prometheus.config(
-            self.cfg,
-            f"127.0.0.1:{self.gpu_port}",
-            f"127.0.0.1:{self.cluster_port}",
-            NODE,
-            rules,
-            alertmanager,
+            self.cfg, gpu_targets, f"127.0.0.1:{self.cluster_port}", rules, alertmanager
         )
         child, url = prometheus.start(self.folder, config)
         self._children.append(child)
@@ -187,9 +186,13 @@ class Stack:
         self.started_at = time.time()
 
     def _start_simulators(self) -> None:
-        kubelet = FakeKubelet(gpu_node.kubelet_pods(SERVING, TRAINING)).start()
-        self.kubelet = kubelet
-        self._stoppers.append(kubelet.cleanup)
+        self.kubelet = FakeKubelet(gpu_node.kubelet_pods(gpu_node.BASE_SCENARIO, SERVING, TRAINING)).start()
+        self._stoppers.append(self.kubelet.cleanup)
+        self.older_scenario = services.write_yaml(self.folder / "older-node.yaml", gpu_node.OLDER_SCENARIO)
+        self.older_kubelet = FakeKubelet(
+            gpu_node.kubelet_pods(self.older_scenario, (), OLDER_NODE_PODS)
+        ).start()
+        self._stoppers.append(self.older_kubelet.cleanup)
         for pod in SERVING:
             sim = TFServingSimulator(TFServingState(sim_models(pod), batching=True)).start()
             self._stoppers.append(sim.stop)
@@ -212,6 +215,16 @@ class Stack:
             "gpu exporter", args, self.gpu_port, self.folder / "logs" / "gpu.log", {"NODE_NAME": NODE}
         )
         self.urls["gpu exporter"] = f"http://127.0.0.1:{self.gpu_port}/metrics"
+
+    def _start_older_node(self) -> None:
+        args = services.gpu_exporter_args(
+            self.cfg, self.older_scenario, self.older_kubelet.socket_path, self.kubeconfig, self.folder
+        )
+        self.older_port = free_port()
+        log = self.folder / "logs" / "gpu-older.log"
+        env = {"NODE_NAME": OLDER_NODE}
+        self._children.append(services.start_exporter("older gpu exporter", args, self.older_port, log, env))
+        self.urls["gpu exporter 2"] = f"http://127.0.0.1:{self.older_port}/metrics"
 
     def stop(self) -> None:
         """Stop everything started, newest first; safe to call twice and after a failed start."""

@@ -65,7 +65,8 @@ def test_prometheus_accepts_the_config_and_the_generated_rules(
     tmp_path: Path, stack_cfg: BundleConfig
 ) -> None:
     rules = prometheus.write_rules(stack_cfg, tmp_path / "rules.yml")
-    config = prometheus.config(stack_cfg, "127.0.0.1:1", "127.0.0.1:2", "gpu-node-1", rules, "127.0.0.1:3")
+    gpu_targets = {"gpu-node-1": "127.0.0.1:1", "gpu-node-2": "127.0.0.1:4"}
+    config = prometheus.config(stack_cfg, gpu_targets, "127.0.0.1:2", rules, "127.0.0.1:3")
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
     result = run_tool([tool("promtool"), "check", "config", str(path)])
@@ -74,7 +75,8 @@ def test_prometheus_accepts_the_config_and_the_generated_rules(
     assert set(jobs) == {stack_cfg.exporter.gpu_job, stack_cfg.exporter.cluster_job}
     # the DaemonSet's node relabeling, fed the way endpoints discovery feeds it
     gpu_job = jobs[stack_cfg.exporter.gpu_job]
-    assert gpu_job["static_configs"][0]["labels"]["__meta_kubernetes_pod_node_name"] == "gpu-node-1"
+    nodes = [s["labels"]["__meta_kubernetes_pod_node_name"] for s in gpu_job["static_configs"]]
+    assert nodes == ["gpu-node-1", "gpu-node-2"]
     assert stack_cfg.naming.node_label in [r.get("target_label") for r in gpu_job["relabel_configs"]]
 
 
