@@ -18,6 +18,7 @@ HELP = """\
   xid [GPU]        XID 79 on a GPU (default 7): it falls off the bus; MLObsGpuXid*/GpuLost alerts follow
   throttle [GPU]   hardware thermal slowdown on a GPU (default 6)
   latency [MODEL]  P95 latency of a model far over the 100 ms target (default fraud-detector)
+  load-failure [MODEL]  a new version of a model that fails to load (default ranking)
   drift [MODEL]    PSI drift past the critical threshold logged to MLflow (default fraud-detector)
   mlflow-stop      stop the MLflow tracking server (registry unreachable); mlflow-start brings it back
   clear            healthy GPUs and normal latency again
@@ -69,6 +70,11 @@ def _latency(stack: Stack, args: Sequence[str]) -> str:
     return f"{_model(args)} now answers slowly"
 
 
+def _load_failure(stack: Stack, args: Sequence[str]) -> str:
+    model = args[0] if args else "ranking"
+    return f"{model} version {stack.fail_model_load(model)} fails to load (6 attempts, 2 s apart)"
+
+
 def _drift(stack: Stack, args: Sequence[str]) -> str:
     return f"psi {stack.log_drift(_model(args)):g} logged to MLflow for {_model(args)}"
 
@@ -92,6 +98,7 @@ COMMANDS: dict[str, Callable[[Stack, Sequence[str]], str]] = {
     "xid": _xid,
     "throttle": _throttle,
     "latency": _latency,
+    "load-failure": _load_failure,
     "drift": _drift,
     "mlflow-stop": _mlflow_stop,
     "mlflow-start": _mlflow_start,

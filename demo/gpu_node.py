@@ -18,17 +18,20 @@ from exporter.simulators.kubelet import FakeContainer, FakePod
 
 NODE = "gpu-node-1"
 BASE_SCENARIO = "h100-8x"
-# An older node beside it: V100s (page retirement instead of row remapping) and an actively cooled
-# workstation card (a fan, many fields unsupported), so every kind of GPU panel has something to show.
-OLDER_NODE = "gpu-node-2"
-OLDER_SCENARIO: dict[str, Any] = {
-    "description": "2x V100 and a GeForce GTX 1080 (demo stack's older node)",
+# A mixed node beside it, so every kind of GPU panel has something to show: V100s (page retirement instead of
+# row remapping), an A100 split with MIG, and an actively cooled workstation card (a fan, fields unsupported).
+MIXED_NODE = "gpu-node-2"
+MIXED_SCENARIO: dict[str, Any] = {
+    "description": "2x V100, an A100 with MIG and a GeForce GTX 1080 (demo stack's mixed node)",
     "driver_version": "535.183.01",
     "cuda_driver_version": 12020,
     "gpus": [
         {"count": 2, "model": "V100-SXM2-32GB", "memory_used_gib": 24,
          "utilization": {"wave": {"low": 0.72, "high": 0.95, "period": 60}},
          "processes": [{"pid": 61000, "used_memory_gib": 24, "sm_util": 0.8}]},
+        {"model": "A100-SXM4-80GB", "utilization": 0.6,
+         "mig": [{"profile": "3g.40gb", "memory_used_gib": 20},
+                 {"profile": "2g.20gb", "memory_used_gib": 9}]},
         {"model": "GTX-1080", "utilization": 0.5, "memory_used_gib": 3,
          "processes": [{"pid": 63000, "used_memory_gib": 3, "sm_util": 0.5}]},
     ],

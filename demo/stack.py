@@ -24,7 +24,7 @@ from bundle.schema import BundleConfig
 from demo import gpu_node, prometheus, seed, services
 from demo.alerting import AlertmanagerConfig, Webhook, route_everything_to
 from demo.config import stack_config
-from demo.gpu_node import NODE, OLDER_NODE, GpuFault, ServingPod, Throttle, Xid
+from demo.gpu_node import MIXED_NODE, NODE, GpuFault, ServingPod, Throttle, Xid
 from demo.mlflow_server import MlflowServer, Writer, launch_mlflow_server, restart, stop_mlflow_server
 from demo.mlflow_server import wait_healthy as wait_mlflow
 from demo.processes import Child, free_port, stop, wait_until
@@ -32,14 +32,14 @@ from demo.prometheus import PrometheusAPI
 from exporter.simulators.kubelet import FakeKubelet
 from exporter.simulators.kubernetes import FakeKubeAPI
 from exporter.simulators.tfserving import TFServingSimulator
-from exporter.simulators.tfserving_state import SimModel, SimVersion, TFServingState
+from exporter.simulators.tfserving_state import SimModel, SimVersion, TFServingState, failed_version
 
 SERVING = (
     ServingPod("fraud-detector-0", ("fraud-detector",), (0, 1)),
     ServingPod("ranking-0", ("ranking",), (2,)),
 )
 TRAINING = {"team-a/train-fraud-0": (3, 4, 5, 6)}  # GPU 7 is free
-OLDER_NODE_PODS = {"team-b/batch-score-0": (0, 1)}  # the V100s; the workstation card is free
+MIXED_NODE_PODS = {"team-b/batch-score-0": (0, 1)}  # the V100s; the MIG slices and the GTX are free
 REGISTRY = (
     seed.RegisteredModel("fraud-detector", 2, 2, "train-fraud", {"accuracy": 0.94, "auc": 0.91}),
     seed.RegisteredModel("ranking", 3, 3, "train-ranking", {"accuracy": 0.88, "auc": 0.86}),
@@ -118,7 +118,7 @@ class Stack:
         # Chosen just before each exporter starts (a port found free can be taken meanwhile); the GPU
         # exporter keeps its port across restarts, as Prometheus' static config names it.
         self.gpu_port = 0
-        self.older_port = 0
+        self.mixed_port = 0
         self.cluster_port = 0
         self.webhook = Webhook(self.folder / "webhook.jsonl", echo=echo)
         self.prom = PrometheusAPI("")
@@ -161,7 +161,7 @@ class Stack:
             self.urls["alertmanager"] = url
             alertmanager = url.removeprefix("http://")
         self._start_gpu_exporter()
-        self._start_older_node()
+        self._start_mixed_node()
         self._log("waiting for MLflow (its first start takes 30-60 s) ...")
         wait_mlflow(self.mlflow)
         self.urls["mlflow"] = self.mlflow.url
@@ -175,7 +175,7 @@ class Stack:
         )
         self.urls["cluster exporter"] = f"http://127.0.0.1:{self.cluster_port}/metrics"
         rules = prometheus.write_rules(self.cfg, self.folder / "rules.yml")
-        gpu_targets = {NODE: f"127.0.0.1:{self.gpu_port}", OLDER_NODE: f"127.0.0.1:{self.older_port}"}
+        gpu_targets = {NODE: f"127.0.0.1:{self.gpu_port}", MIXED_NODE: f"127.0.0.1:{self.mixed_port}"}
         config = prometheus.config(
             self.cfg, gpu_targets, f"127.0.0.1:{self.cluster_port}", rules, alertmanager
         )
@@ -188,11 +188,11 @@ class Stack:
     def _start_simulators(self) -> None:
         self.kubelet = FakeKubelet(gpu_node.kubelet_pods(gpu_node.BASE_SCENARIO, SERVING, TRAINING)).start()
         self._stoppers.append(self.kubelet.cleanup)
-        self.older_scenario = services.write_yaml(self.folder / "older-node.yaml", gpu_node.OLDER_SCENARIO)
-        self.older_kubelet = FakeKubelet(
-            gpu_node.kubelet_pods(self.older_scenario, (), OLDER_NODE_PODS)
+        self.mixed_scenario = services.write_yaml(self.folder / "mixed-node.yaml", gpu_node.MIXED_SCENARIO)
+        self.mixed_kubelet = FakeKubelet(
+            gpu_node.kubelet_pods(self.mixed_scenario, (), MIXED_NODE_PODS)
         ).start()
-        self._stoppers.append(self.older_kubelet.cleanup)
+        self._stoppers.append(self.mixed_kubelet.cleanup)
         for pod in SERVING:
             sim = TFServingSimulator(TFServingState(sim_models(pod), batching=True)).start()
             self._stoppers.append(sim.stop)
@@ -216,15 +216,15 @@ class Stack:
         )
         self.urls["gpu exporter"] = f"http://127.0.0.1:{self.gpu_port}/metrics"
 
-    def _start_older_node(self) -> None:
+    def _start_mixed_node(self) -> None:
         args = services.gpu_exporter_args(
-            self.cfg, self.older_scenario, self.older_kubelet.socket_path, self.kubeconfig, self.folder
+            self.cfg, self.mixed_scenario, self.mixed_kubelet.socket_path, self.kubeconfig, self.folder
         )
-        self.older_port = free_port()
-        log = self.folder / "logs" / "gpu-older.log"
-        env = {"NODE_NAME": OLDER_NODE}
-        self._children.append(services.start_exporter("older gpu exporter", args, self.older_port, log, env))
-        self.urls["gpu exporter 2"] = f"http://127.0.0.1:{self.older_port}/metrics"
+        self.mixed_port = free_port()
+        log = self.folder / "logs" / "gpu-mixed.log"
+        env = {"NODE_NAME": MIXED_NODE}
+        self._children.append(services.start_exporter("mixed gpu exporter", args, self.mixed_port, log, env))
+        self.urls["gpu exporter 2"] = f"http://127.0.0.1:{self.mixed_port}/metrics"
 
     def stop(self) -> None:
         """Stop everything started, newest first; safe to call twice and after a failed start."""
@@ -302,6 +302,29 @@ class Stack:
         limits = self.cfg.drift.metrics[metric]
         critical = float(limits["critical"])
         return critical * 2 if limits["direction"] == "higher_is_worse" else critical / 10
+
+    def fail_model_load(self, model: str = "ranking", retry_every: float = 2.0) -> int:
+        """A new version of `model` that TF Serving cannot load: it tries 6 times (its default: 5 retries),
+        `retry_every` seconds apart, then gives up. Returns the version number."""
+        found = [sim.state.models[model] for sim in self.sims.values() if model in sim.state.models]
+        if not found:
+            raise KeyError(f"no simulated model {model!r}; models: {', '.join(LATENCY_MS)}")
+        (sim_model,) = found
+        number = max(v.version for v in sim_model.versions) + 1
+        version = failed_version(number, f"{sim_model.base_path}/{number}", attempts=1)
+        sim_model.versions.append(version)
+
+        def retry() -> None:
+            version.load_attempts += 1
+            if version.load_attempts < 6:
+                self._retry = threading.Timer(retry_every, retry)
+                self._retry.daemon = True
+                self._retry.start()
+
+        self._retry = threading.Timer(retry_every, retry)
+        self._retry.daemon = True
+        self._retry.start()
+        return number
 
     def stop_mlflow(self) -> None:
         """The tracking server goes away (the registry is unreachable); `start_mlflow` brings it back."""

@@ -51,6 +51,7 @@ FAULTS: dict[str, Callable[[Stack], object]] = {
     "xid": lambda stack: stack.inject_xid(gpu=7, xid=79, repeat=3),
     "throttle": lambda stack: stack.inject_throttle(gpu=6, reason="hw_thermal"),
     "latency": lambda stack: stack.latency_spike("ranking"),
+    "load_failure": lambda stack: stack.fail_model_load("ranking"),
     "drift": lambda stack: stack.log_drift("fraud-detector"),
     # Last: the cluster exporter keeps serving MLflow's last snapshot, with the drift logged above.
     "mlflow_down": lambda stack: stack.stop_mlflow(),

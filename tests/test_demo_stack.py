@@ -164,6 +164,7 @@ class RecordingStack:
         (["throttle"], ("inject_throttle", (6,))),
         (["latency", "ranking"], ("latency_spike", ("ranking",))),
         (["drift"], ("log_drift", ("fraud-detector",))),
+        (["load-failure"], ("fail_model_load", ("ranking",))),
         (["mlflow-stop"], ("stop_mlflow", ())),
         (["clear"], ("clear_faults", ())),
     ],
