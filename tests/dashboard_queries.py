@@ -113,37 +113,27 @@ def concrete_values(
     board_variables: Sequence[Variable],
     label_values: LabelValues,
     intervals: Intervals,
-    prefer: Mapping[str, Sequence[str]] | None = None,
+    shows: Callable[[Mapping[str, str]], bool] = lambda values: True,
 ) -> dict[str, str]:
-    """One value per variable, in order (a query may use the variables before it), each from the variable's
-    own query; among its values, the first of `prefer[label]` that it offers, else its first."""
-    escaped: dict[str, str] = {}
+    """One value per variable, in order, each from the variable's own query (which may use the values chosen
+    before it): the first, in sorted order, with which the panel still `shows` data (the variables after it
+    at All), else the first. A variable that offers no value at all is an error."""
+    values = all_values(board_variables)
     for variable in board_variables:
         if variable.kind == "datasource":
             continue
         if variable.kind == "query":
-            selector, label = label_values_query(substitute(variable.query, escaped, intervals))
-            options = label_values(selector, label)
-            wanted = [v for v in (prefer or {}).get(label, ()) if v in options]
-        else:  # custom, constant, interval, textbox: comma-separated options, the first one
+            selector, label = label_values_query(substitute(variable.query, values, intervals))
+            options = [escape(v) for v in sorted(label_values(selector, label))]
+        else:  # custom, constant, interval, textbox: comma-separated options
             options = [v.strip() for v in variable.query.split(",") if v.strip()]
-            wanted = []
         if not options:
             raise LookupError(f"variable ${variable.name} has no values (query {variable.query!r})")
-        value = (wanted or sorted(options))[0]
-        escaped[variable.name] = escape(value) if variable.kind == "query" else value
-    return escaped
+        trials = ({**values, variable.name: option} for option in options)
+        values = next((trial for trial in trials if shows(trial)), {**values, variable.name: options[0]})
+    return values
 
 
 def all_values(board_variables: Sequence[Variable]) -> dict[str, str]:
     """Every variable set to All, as Grafana sends it with `allValue: ".+"`."""
     return {v.name: ALL for v in board_variables if v.kind != "datasource"}
-
-
-def variable_labels(board_variables: Sequence[Variable]) -> dict[str, str]:
-    """The label each query variable takes its values from: variable name -> label."""
-    labels = {}
-    for variable in board_variables:
-        if variable.kind == "query":
-            labels[variable.name] = label_values_query(variable.query)[1]
-    return labels

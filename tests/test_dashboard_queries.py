@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 import dashboards
@@ -76,16 +78,26 @@ def test_label_values_in_both_forms_and_nothing_else() -> None:
         label_values_query("query_result(up)")
 
 
-def test_concrete_values_follow_earlier_variables_and_prefer_what_the_panel_shows() -> None:
+def test_concrete_values_follow_earlier_variables_and_pick_one_that_shows_data() -> None:
     asked: list[tuple[str | None, str]] = []
 
     def label_values(selector: str | None, label: str) -> list[str]:
         asked.append((selector, label))
         return {"node": ["n2", "n1"], "gpu": ["0", "7"]}[label]
 
-    chosen = concrete_values(variables(BOARD), label_values, INTERVALS, prefer={"gpu": ["9", "7"]})
+    def shows(values: Mapping[str, str]) -> bool:
+        return values["gpu"] in (".+", "7")  # only GPU 7 has data, on either node
+
+    chosen = concrete_values(variables(BOARD), label_values, INTERVALS, shows)
     assert chosen == {"node": "n1", "gpu": "7"}
     assert asked == [("nvidia_gpu_info", "node"), ('info{node=~"n1"}', "gpu")]
+
+
+def test_without_a_value_that_shows_data_the_first_is_kept_so_the_panel_fails() -> None:
+    chosen = concrete_values(
+        variables(BOARD), lambda selector, label: ["b.1", "a.1"], INTERVALS, lambda v: False
+    )
+    assert chosen == {"node": r"a\\.1", "gpu": r"a\\.1"}
 
 
 def test_a_variable_without_values_is_an_error() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,6 @@ from tests.dashboard_queries import (
     concrete_values,
     queries,
     substitute,
-    variable_labels,
     variables,
 )
 
@@ -78,14 +77,15 @@ class Live:
         """The panel query over the phase, as Grafana's range query, variables All or one value each."""
         board_variables = variables(board)
         intervals = phase.intervals()
-        values = all_values(board_variables)
-        if concrete:
-            shown = self.run(board, query, phase, concrete=False)
-            labels = variable_labels(board_variables)
-            prefer = {label: sorted({m[label] for m, _ in shown if label in m}) for label in labels.values()}
-            values = concrete_values(board_variables, self.label_values(phase.end), intervals, prefer)
-        expr = substitute(query.expr, values, intervals)
-        return self.stack.prom.query_range(expr, phase.start, phase.end, STEP)
+
+        def series(values: Mapping[str, str]) -> list[Series]:
+            expr = substitute(query.expr, values, intervals)
+            return self.stack.prom.query_range(expr, phase.start, phase.end, STEP)
+
+        if not concrete:
+            return series(all_values(board_variables))
+        label_values = self.label_values(phase.end)
+        return series(concrete_values(board_variables, label_values, intervals, lambda v: bool(series(v))))
 
     def label_values(self, at: float) -> Callable[[str | None, str], list[str]]:
         def values(selector: str | None, label: str) -> list[str]:
