@@ -16,7 +16,7 @@ from typing import Any
 from benchmarks.harness import ScrapeStats, measure, spawn_exporter, wait_ready
 from exporter.fake_nvml import load
 from exporter.plugins import PLUGINS
-from tests.fakes.podresources_server import FakeContainer, FakeKubelet, FakePod
+from exporter.simulators.kubelet import FakeContainer, FakeKubelet, FakePod
 
 GPUS = 8
 PODS_PER_GPU = 4

@@ -19,13 +19,13 @@ import requests
 import yaml
 
 from benchmarks.harness import measure, scrape_once, spawn_exporter, wait_ready
+from demo.mlflow_server import start_mlflow_server, stop_mlflow_server
 from exporter.catalogue.families import FamilySet
 from exporter.collectors.base import IsolatingCollector
 from exporter.collectors.mlflow import MlflowCollector
 from exporter.plugin import BuildContext
 from exporter.plugins import PLUGINS
 from exporter.settings import parse
-from tests.fixtures_mlflow import start_mlflow_server, stop_mlflow_server
 from tests.helpers import free_port
 
 MODELS, VERSIONS, TRAINING_RUNS = 200, 10, 100

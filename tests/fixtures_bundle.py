@@ -19,7 +19,11 @@ import yaml
 from kubernetes.client import ApiClient
 
 from bundle.schema import BundleConfig, load_config
+from demo.prometheus import relabel_config
 from tests.helpers import free_port, http_get
+
+# relabel_config lives with the local stack, which builds its scrape jobs the same way.
+__all__ = ["relabel_config"]
 
 SCHEMAS = Path(__file__).parent / "fixtures" / "schemas"
 _GO_INLINE_FLAGS = re.compile(r"^\^(\(\?[a-zA-Z]+\))")
@@ -60,12 +64,6 @@ def tool(name: str) -> str:
 
 def run_tool(argv: Sequence[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=120, check=False, cwd=cwd)
-
-
-def relabel_config(rule: Mapping[str, Any]) -> dict[str, Any]:
-    """A ServiceMonitor relabeling as Prometheus' relabel_config: the operator renames the keys only."""
-    keys = {"sourceLabels": "source_labels", "targetLabel": "target_label"}
-    return {keys.get(key, key): value for key, value in rule.items()}
 
 
 @contextlib.contextmanager

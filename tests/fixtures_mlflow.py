@@ -6,16 +6,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import secrets
-import signal
 import sqlite3
 import ssl
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,88 +20,24 @@ import pytest
 import requests
 import yaml
 
+from demo.mlflow_server import (
+    DAY,
+    HOUR,
+    MlflowServer,
+    Writer,
+    launch_mlflow_server,
+    ms,
+    stop_mlflow_server,
+    wait_healthy,
+)
 from exporter.app import Exporter
 from exporter.collectors.mlflow import MlflowCollector
 from exporter.collectors.mlflow_plugin import MLFLOW_PLUGIN
 from exporter.plugin import BuildContext
-from tests.helpers import free_port, running_exporter
+from tests.helpers import running_exporter
 
-MLFLOW = str(Path(sys.executable).with_name("mlflow"))
-HOUR, DAY = 3600.0, 86400.0
 # A token the real server accepts (offset 1, as it refuses 0): in `endless` mode only repeating it is wrong.
 LOOPING_PAGE_TOKEN = base64.b64encode(json.dumps({"offset": 1}).encode()).decode()
-
-
-@dataclass
-class MlflowServer:
-    url: str
-    db: Path
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-
-def wait_healthy(server: MlflowServer, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"mlflow server exited: {server.log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{server.url}/health", timeout=2) as response:
-                if response.read().strip() == b"OK":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)  # polling a starting process: there is no event to wait on
-    raise RuntimeError(f"mlflow server not healthy after {timeout}s: {server.log.read_text()[-2000:]}")
-
-
-def launch_mlflow_server(
-    root: Path, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None, workers: int = 1
-) -> MlflowServer:
-    """Start `mlflow server` on a free loopback port with a sqlite store under `root`; not yet healthy."""
-    root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    db = root / "mlflow.db"
-    log = root / "server.log"
-    cmd = [MLFLOW, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    cmd += ["--backend-store-uri", f"sqlite:///{db}", "--default-artifact-root", str(root / "artifacts")]
-    cmd += extra_args
-    with log.open("wb") as out:
-        # Its own process group: the server forks workers, and teardown must stop them all by our PID.
-        proc = subprocess.Popen(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=root,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
-        )
-    return MlflowServer(f"http://127.0.0.1:{port}", db, proc, log)
-
-
-def start_mlflow_server(root: Path, workers: int = 1) -> MlflowServer:
-    """A plain server, healthy on return."""
-    server = launch_mlflow_server(root, workers=workers)
-    try:
-        wait_healthy(server)
-    except BaseException:
-        stop_mlflow_server(server)
-        raise
-    return server
-
-
-def stop_mlflow_server(*servers: MlflowServer) -> None:
-    """Stop servers we started, by their process groups; all are signalled before any is waited for."""
-    for server in servers:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.proc.pid, signal.SIGTERM)
-    for server in servers:
-        try:
-            server.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.proc.pid, signal.SIGKILL)
-            server.proc.wait(timeout=5)
 
 
 @dataclass
@@ -248,43 +179,29 @@ class Seeded:
     long_model_name: str
 
 
-def _ms(seconds: float) -> int:
-    return int(seconds * 1000)
-
-
 def _seed(url: str, db: Path) -> Seeded:
-    from mlflow import MlflowClient  # tests only: the exporter never imports mlflow
-
-    client = MlflowClient(tracking_uri=url)
+    write = Writer(url)
+    client = write.client
     now = time.time()
+    run = write.run
 
-    def run(experiment_id: str, start: float, end: float | None, status: str, **tags: str) -> str:
-        created = client.create_run(experiment_id, start_time=_ms(start), tags=tags)
-        if end is not None:
-            client.set_terminated(created.info.run_id, status, end_time=_ms(end))
-        return created.info.run_id
+    run("train-fraud", now - 3 * HOUR, now - 2 * HOUR, "FINISHED")
+    run("train-fraud", now - 3 * DAY - HOUR, now - 3 * DAY, "FINISHED")
+    run("train-fraud", now - 6 * HOUR, now - 5.5 * HOUR, "FAILED")
+    run("train-fraud", now - 2 * DAY - 600, now - 2 * DAY, "KILLED")
+    run("train-fraud", now - 10 * DAY - HOUR, now - 10 * DAY, "FINISHED")
+    run("train-fraud", now - HOUR, None, "RUNNING")
+    run("train-churn", now - 4 * HOUR, now - 3 * HOUR, "FAILED")
 
-    fraud = client.create_experiment("train-fraud")
-    run(fraud, now - 3 * HOUR, now - 2 * HOUR, "FINISHED")
-    run(fraud, now - 3 * DAY - HOUR, now - 3 * DAY, "FINISHED")
-    run(fraud, now - 6 * HOUR, now - 5.5 * HOUR, "FAILED")
-    run(fraud, now - 2 * DAY - 600, now - 2 * DAY, "KILLED")
-    run(fraud, now - 10 * DAY - HOUR, now - 10 * DAY, "FINISHED")
-    run(fraud, now - HOUR, None, "RUNNING")
-    churn = client.create_experiment("train-churn")
-    run(churn, now - 4 * HOUR, now - 3 * HOUR, "FAILED")
-
-    builds = client.create_experiment("model-builds")
     created: dict[int, float] = {}
 
     def version(model: str, val_auc: float) -> int:
-        run_id = run(builds, now - DAY, now - DAY + 60, "FINISHED")
-        client.log_metric(run_id, "val_auc", val_auc, timestamp=_ms(now - DAY + 30))
-        source = f"{client.get_run(run_id).info.artifact_uri}/model"
-        mv = client.create_model_version(model, source=source, run_id=run_id)
+        run_id = run("model-builds", now - DAY, now - DAY + 60, "FINISHED")
+        write.metrics(run_id, now - DAY + 30, {"val_auc": val_auc})
+        number, at = write.version(model, run_id)
         if model == "fraud-detector":
-            created[int(mv.version)] = mv.creation_timestamp / 1000
-        return int(mv.version)
+            created[number] = at
+        return number
 
     client.create_registered_model("fraud-detector")
     for auc in (0.88, 0.91, 0.93):
@@ -305,30 +222,24 @@ def _seed(url: str, db: Path) -> Seeded:
             ("churn", failed),
         )
 
-    monitoring = client.create_experiment("monitoring")
     tags = {"mlobs.model_name": "fraud-detector", "mlobs.model_version": "2"}
-    old = run(monitoring, now - 2 * DAY, now - 2 * DAY + 60, "FINISHED", **tags)
-    client.log_metric(old, "psi", 0.02, timestamp=_ms(now - 2 * DAY))
-    client.log_metric(old, "accuracy", 0.95, timestamp=_ms(now - 2 * DAY))
-    recent = run(monitoring, now - 3 * HOUR, None, "RUNNING", **tags)
-    for key, value in (
-        ("psi", 0.12),
-        ("psi.age", 0.31),
-        ("psi.income", 0.05),
-        ("share_drifted_features", 0.5),
-    ):
-        client.log_metric(recent, key, value, timestamp=_ms(now - 2 * HOUR))
-    client.log_metric(recent, "accuracy", 0.90, timestamp=_ms(now - 3 * HOUR))
-    client.log_metric(recent, "accuracy", 0.87, timestamp=_ms(now - HOUR))
-    client.log_metric(recent, "latency_ms", 12.0, timestamp=_ms(now - HOUR))
-    churn_run = run(
-        monitoring, now - HOUR, None, "RUNNING", **{"mlobs.model_name": "churn", "mlobs.model_version": "1"}
+    old = run("monitoring", now - 2 * DAY, now - 2 * DAY + 60, "FINISHED", **tags)
+    write.metrics(old, now - 2 * DAY, {"psi": 0.02, "accuracy": 0.95})
+    recent = run("monitoring", now - 3 * HOUR, None, "RUNNING", **tags)
+    write.metrics(
+        recent,
+        now - 2 * HOUR,
+        {"psi": 0.12, "psi.age": 0.31, "psi.income": 0.05, "share_drifted_features": 0.5},
     )
-    client.log_metric(churn_run, "auc", 0.7, timestamp=_ms(now - 0.5 * HOUR))
-    client.log_metric(churn_run, "p_value.tenure", 0.01, timestamp=_ms(now - 0.5 * HOUR))
-    untagged = run(monitoring, now - HOUR, None, "RUNNING")
-    client.log_metric(untagged, "psi", 9.0, timestamp=_ms(now - 0.5 * HOUR))
-    return Seeded(now, created, _ms(now - 2 * HOUR) / 1000, long_name)
+    write.metrics(recent, now - 3 * HOUR, {"accuracy": 0.90})
+    write.metrics(recent, now - HOUR, {"accuracy": 0.87, "latency_ms": 12.0})
+    churn_run = run(
+        "monitoring", now - HOUR, None, "RUNNING", **{"mlobs.model_name": "churn", "mlobs.model_version": "1"}
+    )
+    write.metrics(churn_run, now - 0.5 * HOUR, {"auc": 0.7, "p_value.tenure": 0.01})
+    untagged = run("monitoring", now - HOUR, None, "RUNNING")
+    write.metrics(untagged, now - 0.5 * HOUR, {"psi": 9.0})
+    return Seeded(now, created, ms(now - 2 * HOUR) / 1000, long_name)
 
 
 @pytest.fixture(scope="session")

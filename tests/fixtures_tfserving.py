@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from exporter.simulators.kubernetes import FakeKubeAPI
 from exporter.simulators.tfserving import TFServingSimulator
 from exporter.simulators.tfserving_state import SimModel, SimVersion, TFServingState
-from tests.fakes.kube_api import FakeKubeAPI
 
 TFSERVING_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tfserving"
 

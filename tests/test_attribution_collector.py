@@ -21,10 +21,10 @@ from exporter.collectors.attribution_join import (
     ServingPodView,
 )
 from exporter.collectors.base import IsolatingCollector
+from exporter.simulators.kubelet import FakeContainer, FakeKubelet, FakePod
 from exporter.sources.podresources import DEFAULT_RESOURCES, PodResourcesClient, ResourceFilter
 from exporter.sources.podresources_names import PodName
 from exporter.sources.proc_cgroups import ProcCgroups
-from tests.fakes.podresources_server import FakeContainer, FakeKubelet, FakePod
 from tests.helpers import promtool_check_metrics, value
 
 PROC = Path(__file__).parent / "fixtures" / "proc"

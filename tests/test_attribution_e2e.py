@@ -14,11 +14,11 @@ from exporter.collectors.tfserving_plugin import TFServingPlugin
 from exporter.fake_nvml import load
 from exporter.fake_nvml.clock import ManualClock
 from exporter.plugin import BuildContext
+from exporter.simulators import kubernetes as kube_api
+from exporter.simulators.kubelet import FakeContainer, FakeKubelet, FakePod
+from exporter.simulators.kubernetes import FakeKubeAPI
 from exporter.simulators.tfserving import TFServingSimulator
 from exporter.simulators.tfserving_state import SimModel, SimVersion, TFServingState
-from tests.fakes import kube_api
-from tests.fakes.kube_api import FakeKubeAPI
-from tests.fakes.podresources_server import FakeContainer, FakeKubelet, FakePod
 from tests.helpers import http_get, promtool_check_metrics, running_exporter, samples, scrape, value
 
 NODE = "gpu-node-1"

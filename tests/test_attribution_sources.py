@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from exporter.simulators.kubelet import FakeContainer, FakeKubelet, FakePod
 from exporter.sources.podresources import (
     DEFAULT_RESOURCES,
     DeviceAllocation,
@@ -19,7 +20,6 @@ from exporter.sources.podresources import (
 )
 from exporter.sources.podresources_names import NodePodNames, PodName
 from exporter.sources.proc_cgroups import ProcCgroups, ProcUnavailable, pod_uid_from_cgroup
-from tests.fakes.podresources_server import FakeContainer, FakeKubelet, FakePod
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROC = FIXTURES / "proc"

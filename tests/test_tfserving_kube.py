@@ -9,8 +9,8 @@ import yaml
 
 from exporter.collectors.tfserving_discovery import KubernetesSettings, PodTargets, annotation_models
 from exporter.collectors.tfserving_plugin import TFServingPlugin
+from exporter.simulators.kubernetes import FakeKubeAPI, api_client, pod
 from exporter.sources.kube_pods import DiscoveryError, PodLister
-from tests.fakes.kube_api import FakeKubeAPI, api_client, pod
 from tests.fixtures_tfserving import SimFactory
 from tests.helpers import promtool_check_metrics, running_exporter, scrape, value
 
