@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
 
-.PHONY: all bootstrap run test fuzz lint typecheck generate docs bench clean image
+.PHONY: all bootstrap run test fuzz lint typecheck generate docs bench clean image demo
 
 all: lint test
 
@@ -37,6 +37,10 @@ docs: bootstrap
 
 bench: bootstrap
 	$(PY) -m benchmarks $(ARGS)
+
+## make demo: the local stack (simulated GPUs and TF Serving, MLflow, Prometheus, Alertmanager) with fault switches.
+demo: bootstrap
+	$(PY) -m demo $(ARGS)
 
 ## make image: the exporter's container image (buildah; a Debian base made with mmdebstrap when none is given).
 image:

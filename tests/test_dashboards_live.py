@@ -44,6 +44,9 @@ NEEDS_FAULT = {
     # never shows here; the fault repeats it.
     "XID errors": "xid",
     "Clock throttle reasons": "throttle",
+    "XID errors by node": "xid",
+    "Time since each XID": "xid",
+    "Load failures": "load_failure",
 }
 # Every fault the stack can inject, in the order they are injected; only those NEEDS_FAULT names are.
 FAULTS: dict[str, Callable[[Stack], object]] = {
