@@ -15,7 +15,10 @@ ARGS = ("--no-collector.gpu", "--collector.mlflow")
 def deployment(cfg: BundleConfig) -> dict[str, Any]:
     e = cfg.exporter
     env = [{"name": "MLFLOW_TRACKING_URI", "value": e.mlflow_tracking_uri}]
-    main = container(cfg, [*ARGS, *e.cluster_extra_args], e.cluster_resources, env)
+    # The exporter reads the drift and quality keys the alerts and dashboards judge.
+    metrics = [f"--mlflow.drift-metric={key}" for key in cfg.drift.metrics]
+    metrics += [f"--mlflow.quality-metric={key}" for key in cfg.quality.metrics]
+    main = container(cfg, [*ARGS, *metrics, *e.cluster_extra_args], e.cluster_resources, env)
     if e.mlflow_credentials_secret:
         main["envFrom"] = [{"secretRef": {"name": e.mlflow_credentials_secret}}]
     return {

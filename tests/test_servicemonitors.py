@@ -171,7 +171,12 @@ def test_cluster_deployment_is_one_replica_without_the_gpu_collector(bundle_conf
     deployment = cluster.deployment(bundle_config)
     assert deployment["spec"]["replicas"] == 1
     args = pod_spec(deployment)["containers"][0]["args"]
-    assert args == ["--web.listen-address=:9847", "--no-collector.gpu", "--collector.mlflow"]
+    assert args[:3] == ["--web.listen-address=:9847", "--no-collector.gpu", "--collector.mlflow"]
+    # the exporter reads exactly the drift and quality keys the bundle's alerts and dashboards judge
+    assert [a for a in args if a.startswith("--mlflow.drift-metric=")] == [
+        f"--mlflow.drift-metric={key}" for key in ("psi", "jensen_shannon", "wasserstein", "p_value")
+    ]
+    assert "--mlflow.quality-metric=log_loss" in args
     (container,) = pod_spec(deployment)["containers"]
     assert container["env"] == [
         {"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow.mlflow.svc.cluster.local:5000"}

@@ -165,6 +165,18 @@ def _windows(section: Section) -> tuple[tuple[str, float], ...]:
     return tuple(windows) or tuple((label, parse_duration(label)) for label in DEFAULT_WINDOWS)
 
 
+def _flag_wins(
+    values: list[str] | None, flag: str, from_file: tuple[str, ...], problems: list[str]
+) -> tuple[str, ...]:
+    """Metric keys given on the command line win over the file's (read and checked either way)."""
+    if not values:
+        return from_file
+    bad = [key for key in values if not key.strip() or len(key) > 250]
+    if bad:
+        problems.append(f"{flag}: {bad[0]!r} is not a metric key")
+    return tuple(values)
+
+
 class MlflowPlugin:
     name = "mlflow"
     default_enabled = False
@@ -183,6 +195,20 @@ class MlflowPlugin:
             action="append",
             default=None,
             help="training experiment to follow, by name (repeatable; else mlflow.training.experiments)",
+        )
+        parser.add_argument(
+            "--mlflow.drift-metric",
+            dest="mlflow_drift_metrics",
+            action="append",
+            default=None,
+            help="drift metric key to read (repeatable; else mlflow.monitoring.drift_metrics)",
+        )
+        parser.add_argument(
+            "--mlflow.quality-metric",
+            dest="mlflow_quality_metrics",
+            action="append",
+            default=None,
+            help="quality metric key to read (repeatable; else mlflow.monitoring.quality_metrics)",
         )
         parser.add_argument(
             "--mlflow.refresh-interval",
@@ -228,8 +254,18 @@ class MlflowPlugin:
         keys = MonitoringKeys(
             model_tag=model_tag,
             version_tag=_tag(monitoring, "model_version_tag", "mlobs.model_version"),
-            drift_metrics=monitoring.strings("drift_metrics", DEFAULT_DRIFT),
-            quality_metrics=monitoring.strings("quality_metrics", DEFAULT_QUALITY),
+            drift_metrics=_flag_wins(
+                args.mlflow_drift_metrics,
+                "--mlflow.drift-metric",
+                monitoring.strings("drift_metrics", DEFAULT_DRIFT),
+                problems,
+            ),
+            quality_metrics=_flag_wins(
+                args.mlflow_quality_metrics,
+                "--mlflow.quality-metric",
+                monitoring.strings("quality_metrics", DEFAULT_QUALITY),
+                problems,
+            ),
             max_series=monitoring.integer("max_series", 5000, minimum=1),
             max_label_length=max_label_length,
         )
