@@ -59,6 +59,8 @@ def gpu_exporter_args(
     args = container_args(gpu.daemonset(cfg))
     args += ["--gpu.backend=fake", f"--gpu.fake-scenario={scenario}", "--collector.tfserving"]
     args += [f"--attribution.pod-resources-socket={socket_path}"]
+    # Opt-in in the DaemonSet (20 ms of NVML sampling per GPU); on here so its panel shows data.
+    args += ["--gpu.pcie-throughput-sampling"]
     return [*dict.fromkeys(args), f"--config.file={write_yaml(folder / 'gpu-exporter.yaml', config)}"]
 
 
