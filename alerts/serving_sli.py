@@ -57,17 +57,17 @@ class ServingSli:
         buckets = f"rate({self.m(f'{DURATION}_bucket')}[{window}])"
         return f"histogram_quantile({quantile:g}, sum by ({by}) ({buckets}))"
 
-    def slow_ratio(self, window: str, thresholds: list[tuple[Scope, float]]) -> str:
-        """Share of successful requests slower than the model's threshold bound (per scope), per model."""
+    def successes(self, window: str) -> str:
+        """Successful requests per second per model (the latency SLI's events)."""
+        return f"sum by ({self.by(MODEL)}) (rate({self.m(f'{DURATION}_count')}[{window}]))"
+
+    def slow(self, window: str, thresholds: list[tuple[Scope, float]]) -> str:
+        """Successful requests per second slower than the model's threshold bound (per scope), per model."""
         fast = "\n  or\n  ".join(
             f"rate({self.m(f'{DURATION}_bucket', le=_le(seconds), **scope)}[{window}])"
             for scope, seconds in thresholds
         )
-        by = self.by(MODEL)
-        return (
-            f"1 - (\n  sum by ({by}) (\n  {fast}\n  )\n  /\n"
-            f"  sum by ({by}) (rate({self.m(f'{DURATION}_count')}[{window}]))\n)"
-        )
+        return f"{self.successes(window)}\n-\nsum by ({self.by(MODEL)}) (\n  {fast}\n)"
 
 
 def _le(seconds: float) -> str:

@@ -18,7 +18,7 @@ from alerts.serving import WHERE
 from alerts.serving_sli import MODEL, ServingSli
 from bundle.latency_bounds import describe
 from bundle.promql import selector
-from bundle.schema import BundleConfig
+from bundle.schema import BundleConfig, duration_seconds
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ BURNS = (
     Burn("BurnFast", "critical", (("1h", "5m", 14.4), ("6h", "30m", 6))),
     Burn("BurnSlow", "warning", (("1d", "2h", 3), ("3d", "6h", 1))),
 )
+# Windows from 6h up sum the 5m event rates recorded here instead of reading days of raw series per rule.
+BASE = "5m"
+LONG = 6 * 3600
 WHAT = {"availability": "requests that fail", "latency": "successful requests slower than the threshold"}
 
 
@@ -55,13 +58,23 @@ def _rules(cfg: BundleConfig, sli: records.Sli) -> list[Rule]:
     objective_key = ("slo", f"{sli}_objective")
     thresholds = [(scope, values[0]) for scope, values in scopes(cfg, ("slo", "latency_threshold_seconds"))]
 
-    def ratio(window: str) -> str:
+    def events(window: str) -> tuple[str, str]:
         if sli == "availability":
-            return serving.error_ratio(window, MODEL)
-        return serving.slow_ratio(window, thresholds)
+            return serving.errors(window, MODEL), serving.traffic(window, MODEL)
+        return serving.slow(window, thresholds), serving.successes(window)
+
+    bad, total = records.slo_events(sli, "bad", BASE), records.slo_events(sli, "total", BASE)
+
+    def ratio(window: str) -> str:
+        if window == BASE:
+            return f"{bad}\n/\n{total}"
+        if duration_seconds(window) < LONG:
+            return "{}\n/\n{}".format(*events(window))
+        return f"sum_over_time({bad}[{window}])\n/\nsum_over_time({total}[{window}])"
 
     windows = (*records.SLO_WINDOWS, *([cfg.slo.period] if cfg.slo.period not in records.SLO_WINDOWS else []))
-    rules: list[Rule] = [Record(records.slo_error_ratio(sli, w), ratio(w)) for w in windows]
+    rules: list[Rule] = [Record(name, expr) for name, expr in zip((bad, total), events(BASE), strict=True)]
+    rules += [Record(records.slo_error_ratio(sli, w), ratio(w)) for w in windows]
     period = records.slo_error_ratio(sli, cfg.slo.period)
     remaining = "\nor\n".join(
         f"(1 - {selector(period, **scope)} / {_budget(objective)})"
