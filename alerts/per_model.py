@@ -18,11 +18,9 @@ from bundle.schema import BundleConfig
 Scope = dict[str, str | Re]
 
 
-def scopes(cfg: BundleConfig, *keys: tuple[str, str]) -> list[tuple[Scope, tuple[Any, ...]]]:
-    """(model matchers, values of `keys`) per distinct combination of (section, key) values, default first.
-
-    The default scope is `{}` without overrides, else `model!~"overridden|..."`.
-    """
+def _per_model(
+    cfg: BundleConfig, keys: tuple[tuple[str, str], ...]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
     default = tuple(getattr(getattr(cfg, section), key) for section, key in keys)
     per_model: dict[str, tuple[Any, ...]] = {}
     for model, override in sorted(cfg.models.overrides.items()):
@@ -32,13 +30,33 @@ def scopes(cfg: BundleConfig, *keys: tuple[str, str]) -> list[tuple[Scope, tuple
         )
         if values != default:
             per_model[model] = values
-    out: list[tuple[Scope, tuple[Any, ...]]] = [
-        ({"model": Re.literal(sorted(per_model), negate=True)} if per_model else {}, default)
-    ]
+    return default, per_model
+
+
+def scoped_models(cfg: BundleConfig, *keys: tuple[str, str]) -> list[tuple[list[str], tuple[Any, ...]]]:
+    """(overridden models, values of `keys`) per distinct combination, default first (with no models)."""
+    default, per_model = _per_model(cfg, keys)
+    out: list[tuple[list[str], tuple[Any, ...]]] = [([], default)]
     for values in dict.fromkeys(per_model.values()):
-        models = sorted(model for model, v in per_model.items() if v == values)
-        out.append(({"model": Re.literal(models)}, values))
+        out.append((sorted(model for model, v in per_model.items() if v == values), values))
     return out
+
+
+def scopes(cfg: BundleConfig, *keys: tuple[str, str]) -> list[tuple[Scope, tuple[Any, ...]]]:
+    """(model matchers, values of `keys`) per distinct combination of (section, key) values, default first.
+
+    The default scope is `{}` without overrides, else `model!~"overridden|..."`.
+    """
+    _, per_model = _per_model(cfg, keys)
+    return [
+        (
+            {"model": Re.literal(models)}
+            if models
+            else ({"model": Re.literal(sorted(per_model), negate=True)} if per_model else {}),
+            values,
+        )
+        for models, values in scoped_models(cfg, *keys)
+    ]
 
 
 def split_groups(name: str, rules: Sequence[Rule], dashboard_uid: str) -> list[Group]:

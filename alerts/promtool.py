@@ -65,10 +65,12 @@ def run_tests(folder: Path, rules_text: str, tests: Mapping[str, Mapping[str, An
     for name, test in tests.items():
         (folder / name).write_text(yaml.safe_dump(with_group_order(test, groups), sort_keys=False), "utf-8")
         names.append(name)
-    result = _run([promtool(), "test", "rules", *names], folder)
-    if result.returncode == 0:
-        return []
-    return [f"promtool test rules: {line}" for line in _failures(result)]
+    problems = []
+    for name in names:  # one run per file: promtool reports failures on stderr, apart from its file headers
+        result = _run([promtool(), "test", "rules", name], folder)
+        if result.returncode != 0:
+            problems += [f"promtool test rules: {name}: {line}" for line in _failures(result)]
+    return problems
 
 
 def _lines(result: subprocess.CompletedProcess[str]) -> list[str]:
@@ -78,15 +80,12 @@ def _lines(result: subprocess.CompletedProcess[str]) -> list[str]:
 def _failures(result: subprocess.CompletedProcess[str]) -> list[str]:
     """promtool's report, one line per failed check (blocks start at `expr:`, `alertname:`, `rule:`)."""
     out: list[str] = []
-    current_file = ""
     for line in _lines(result):
         text = " ".join(line.split())
-        if text.startswith("Unit Testing:"):
-            current_file = text.removeprefix("Unit Testing:").strip()
-        elif text in ("FAILED:", "SUCCESS"):
+        if text.startswith("Unit Testing:") or text in ("FAILED:", "SUCCESS"):
             continue
-        elif text.startswith(("expr:", "alertname:", "rule:")) or not out:
-            out.append(f"{current_file}: {text}")
+        if text.startswith(("expr:", "alertname:", "rule:")) or not out:
+            out.append(text)
         else:
             out[-1] += " " + text
     return out or ["promtool failed without a report"]

@@ -9,8 +9,10 @@ latency SLO (alerts/slo.py) counts requests under a real bound and is exact.
 from __future__ import annotations
 
 from alerts import records
+from alerts.boundary import Boundary
 from alerts.model import Alert, Group, Record, Rule
 from alerts.per_model import Scope, scopes, split_groups
+from alerts.serving_boundary import serving_boundaries
 from alerts.serving_sli import MODEL, MODEL_VERSION, ServingSli
 from bundle.latency_bounds import describe, neighbours
 from bundle.promql import Metrics, Re, join_labels, selector
@@ -27,6 +29,10 @@ def groups(cfg: BundleConfig) -> list[Group]:
         Group(RECORDS_GROUP, tuple(_records(cfg)), dashboard_uid=uid),
         *split_groups(GROUP, _alerts(cfg), uid),
     ]
+
+
+def boundaries(cfg: BundleConfig) -> list[Boundary]:
+    return serving_boundaries(cfg)
 
 
 def _records(cfg: BundleConfig) -> list[Record]:

@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alerts import records
+from alerts.boundary import Boundary
 from alerts.model import Alert, Group, Record, Rule, Severity
 from alerts.per_model import Scope, scopes, split_groups
 from alerts.serving import WHERE
+from alerts.serving_boundary import slo_boundaries
 from alerts.serving_sli import MODEL, ServingSli
 from bundle.latency_bounds import describe
 from bundle.promql import selector
@@ -47,6 +49,10 @@ def groups(cfg: BundleConfig) -> list[Group]:
         for sli in ("availability", "latency")
         for group in split_groups(f"mlobs-slo-{sli}", _rules(cfg, sli), uid)
     ]
+
+
+def boundaries(cfg: BundleConfig) -> list[Boundary]:
+    return slo_boundaries(cfg)
 
 
 def _budget(objective: float) -> str:
