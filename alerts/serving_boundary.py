@@ -6,6 +6,9 @@ Series carry the exporter's names and labels and the configured job, node and cl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from alerts.boundary import Boundary, Series, minutes_of
 from alerts.per_model import scoped_models
 from alerts.serving_sli import DURATION, REQUESTS
@@ -105,37 +108,42 @@ def _busy(min_rate: float) -> float:
 
 def serving_boundaries(cfg: BundleConfig) -> list[Boundary]:
     site, s = _Site(cfg), cfg.serving
-    prefix = site.prefix("Serving")
-    out: list[Boundary] = []
-    for models, (target, min_rate) in scoped_models(
-        cfg, ("serving", "latency_p95_target_seconds"), ("serving", "min_request_rate")
-    ):
-        model, n, length = _model(models), _busy(min_rate), _length(s.latency_for)
-        out.append(
-            Boundary(
-                f"{prefix}LatencyHigh",
-                site.alert("warning", model),
-                s.latency_for,
-                _latency(site, model, n, target * ABOVE, length),
-                _latency(site, model, n, target * BELOW, length),
-            )
-        )
-    for models, (ratio, min_rate) in scoped_models(
-        cfg, ("serving", "error_ratio_warning"), ("serving", "min_request_rate")
-    ):
-        model, n, length = _model(models), _busy(min_rate), _length(s.error_ratio_for)
-
-        out.append(
-            Boundary(
-                f"{prefix}ErrorRatioHigh",
-                site.alert("warning", model),
-                s.error_ratio_for,
-                _traffic(site, model, n, _errors(ratio * ABOVE, n), length),
-                _traffic(site, model, n, _errors(ratio * BELOW, n), length),
-            )
-        )
+    out = _thresholds(
+        cfg, "latency_p95_target_seconds", "LatencyHigh", s.latency_for, partial(_latency, site)
+    )
+    out += _thresholds(
+        cfg,
+        "error_ratio_warning",
+        "ErrorRatioHigh",
+        s.error_ratio_for,
+        lambda model, n, ratio, length: _traffic(site, model, n, _errors(ratio, n), length),
+    )
     out += _traffic_drops(cfg, site)
     out += _states(cfg, site)
+    return out
+
+
+def _thresholds(
+    cfg: BundleConfig,
+    key: str,
+    alert: str,
+    for_: str,
+    series: Callable[[str, float, float, int], list[Series]],
+) -> list[Boundary]:
+    """Per override scope of serving.`key`: `series(model, requests a minute, value, minutes)` just past the
+    threshold and just short of it, on a model busier than serving.min_request_rate."""
+    site, out = _Site(cfg), []
+    for models, (value, min_rate) in scoped_models(cfg, ("serving", key), ("serving", "min_request_rate")):
+        model, n, length = _model(models), _busy(min_rate), _length(for_)
+        out.append(
+            Boundary(
+                f"{site.prefix('Serving')}{alert}",
+                site.alert("warning", model),
+                for_,
+                series(model, n, value * ABOVE, length),
+                series(model, n, value * BELOW, length),
+            )
+        )
     return out
 
 
