@@ -45,6 +45,19 @@ class Boundary:
     note: str = field(default="", compare=False)
 
 
+def health_gauge(alert: str, severity: str, for_: str, name: str, labels: Mapping[str, str]) -> Boundary:
+    """A 0/1 health gauge kept whole by its alert: 0 from the start fires after `for_`, 1 never does."""
+    length = minutes_of(for_) + 3
+    return Boundary(
+        alert,
+        {"severity": severity, **labels},
+        for_,
+        [Series(name, labels, f"0x{length}")],
+        [Series(name, labels, f"1x{length}")],
+        onset="0m",
+    )
+
+
 def _seconds(text: str) -> int:
     return int(duration_seconds(text)) if text else 0
 

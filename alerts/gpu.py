@@ -9,6 +9,8 @@ narrow it later.
 
 from __future__ import annotations
 
+from alerts.boundary import Boundary
+from alerts.gpu_boundary import gpu_boundaries
 from alerts.model import Alert, Group, Record
 from bundle.promql import Metrics, Re
 from bundle.schema import BundleConfig, duration_seconds
@@ -19,6 +21,10 @@ GROUP = "mlobs-gpu"
 def busy_record(cfg: BundleConfig) -> str:
     """Name of the recorded per-GPU busy ratio (rate of the busy-time counter over `gpu.rate_window`)."""
     return f"gpu:nvidia_gpu_busy:ratio_rate{cfg.gpu.rate_window}"
+
+
+def boundaries(cfg: BundleConfig) -> list[Boundary]:
+    return gpu_boundaries(cfg)
 
 
 def groups(cfg: BundleConfig) -> list[Group]:

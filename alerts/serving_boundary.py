@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from alerts.boundary import Boundary, Series, minutes_of
+from alerts.boundary import Boundary, Series, health_gauge, minutes_of
 from alerts.per_model import scoped_models
 from alerts.serving_sli import DURATION, REQUESTS
 from bundle.latency_bounds import BOUNDS
@@ -233,13 +233,12 @@ def _states(cfg: BundleConfig, site: _Site) -> list[Boundary]:
             gauge("tfserving_model_version_state", "1", s.load_failed_for, version="8", state="AVAILABLE"),
             onset="0m",
         ),
-        Boundary(
+        health_gauge(
             f"{prefix}TargetDown",
-            {"severity": "warning", **target_labels},
+            "warning",
             s.target_down_for,
-            [Series("tfserving_target_scrape_success", target_labels, f"0x{_length(s.target_down_for)}")],
-            [Series("tfserving_target_scrape_success", target_labels, f"1x{_length(s.target_down_for)}")],
-            onset="0m",
+            "tfserving_target_scrape_success",
+            target_labels,
         ),
         Boundary(
             f"{prefix}RegistryMismatch",
