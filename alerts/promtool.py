@@ -26,6 +26,8 @@ class PromtoolMissingError(RuntimeError):
 def shipped_tests() -> dict[str, str]:
     """The hand-written promtool cases shipped with the package, by file name."""
     folder = resources.files("alerts").joinpath("rule_tests")
+    if not folder.is_dir():
+        raise PromtoolMissingError("the shipped promtool cases (alerts/rule_tests/*.yaml) are not installed")
     return {
         entry.name: entry.read_text(encoding="utf-8")
         for entry in sorted(folder.iterdir(), key=lambda e: e.name)
