@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from alerts import exporters, gpu, models, registry, training
+from collections.abc import Callable
+
+from alerts import exporters, gpu, models, registry, serving, slo, training
+from alerts.boundary import Boundary
 from alerts.links import with_links
 from alerts.model import Group
 from bundle.schema import BundleConfig
 
-# One module per area, each with `groups(cfg) -> list[Group]`.
-AREAS = (gpu, models, training, registry, exporters)
+# One module per area, each with `groups(cfg) -> list[Group]` and, where its thresholds come from the config,
+# `boundaries(cfg) -> list[Boundary]` (alerts/boundary.py) for the config-derived promtool cases.
+AREAS = (gpu, serving, slo, models, training, registry, exporters)
+
+
+def boundaries(cfg: BundleConfig) -> list[Boundary]:
+    """Every area's boundary specs for the config's own thresholds and durations."""
+    found: list[Boundary] = []
+    for area in AREAS:
+        declared: Callable[[BundleConfig], list[Boundary]] | None = getattr(area, "boundaries", None)
+        if declared is not None:
+            found.extend(declared(cfg))
+    return found
 
 
 def build(cfg: BundleConfig) -> list[Group]:

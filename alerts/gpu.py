@@ -1,5 +1,5 @@
-"""GPU alerts: hardware health (lost GPUs, XIDs, ECC, row remapping, heat, throttling), efficiency, and the
-exporter's own view of NVML.
+"""GPU alerts: hardware health (lost GPUs, XIDs, ECC, row remapping, heat, throttling), efficiency, and NVML
+as the exporter sees it (the collectors' own health is the exporter group's).
 
 Under-utilization is scoped to allocated GPUs: a GPU counts as allocated while a process holds more than
 `gpu.allocated_memory_ratio` of its memory. Frameworks hold their memory for the whole job, data-loading
@@ -9,6 +9,8 @@ narrow it later.
 
 from __future__ import annotations
 
+from alerts.boundary import Boundary
+from alerts.gpu_boundary import gpu_boundaries
 from alerts.model import Alert, Group, Record
 from bundle.promql import Metrics, Re
 from bundle.schema import BundleConfig, duration_seconds
@@ -21,12 +23,19 @@ def busy_record(cfg: BundleConfig) -> str:
     return f"gpu:nvidia_gpu_busy:ratio_rate{cfg.gpu.rate_window}"
 
 
+def boundaries(cfg: BundleConfig) -> list[Boundary]:
+    return gpu_boundaries(cfg)
+
+
 def groups(cfg: BundleConfig) -> list[Group]:
     g = cfg.gpu
     node = f"{{{{ $labels.{cfg.naming.node_label} }}}}"
     on_gpu = f"GPU {{{{ $labels.gpu }}}} on node {node}"
     m = Metrics(
-        cfg.naming.job_label, cfg.exporter.gpu_job, frozenset({cfg.naming.job_label, cfg.naming.node_label})
+        cfg.naming.job_label,
+        cfg.exporter.gpu_job,
+        frozenset({cfg.naming.job_label, cfg.naming.node_label, "instance"}),
+        cfg.naming.cluster_label,
     )
     prefix = f"{cfg.naming.alert_prefix}Gpu"
     used_ratio = f"{m('nvidia_gpu_memory_used_bytes')} / {m('nvidia_gpu_memory_total_bytes')}"
@@ -146,23 +155,14 @@ def groups(cfg: BundleConfig) -> list[Group]:
             "so GPU alerts cannot fire.",
             for_=g.collector_down_for,
         ),
-        Alert(
-            f"{prefix}CollectorFailing",
-            f"{m('mlobs_collector_success', collector='gpu')} == 0",
-            "warning",
-            "The exporter's GPU collection is failing.",
-            f"The GPU collector on node {node} has failed or returned partial data on every scrape for "
-            f"{g.collector_down_for}; GPU metrics there are incomplete.",
-            for_=g.collector_down_for,
-        ),
         _fake_data(cfg, m, prefix, node),
     )
-    return [Group(GROUP, rules, dashboard_uid=cfg.dashboards.overview_uid)]
+    return [Group(GROUP, rules, dashboard_uid=cfg.dashboards.gpu_node_uid)]
 
 
 def _fake_data(cfg: BundleConfig, m: Metrics, prefix: str, node: str) -> Alert:
     """Simulated GPUs in a real Prometheus would skew every capacity and efficiency figure."""
-    keep = ", ".join(sorted({cfg.naming.job_label, "instance", cfg.naming.node_label}))
+    keep = m.by("nvidia_gpu_info", *sorted({cfg.naming.job_label, "instance", cfg.naming.node_label}))
     return Alert(
         f"{prefix}FakeData",
         f"group by ({keep}) ({m('nvidia_gpu_info', backend='fake')})",

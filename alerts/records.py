@@ -44,6 +44,11 @@ def slo_error_ratio(sli: Sli, window: str) -> str:
     return f"model:slo_{sli}_errors:ratio_rate{window}"
 
 
+def slo_events(sli: Sli, events: Literal["bad", "total"], window: str) -> str:
+    """Per model: bad or all events per second of the SLI over `window`; the long windows sum these."""
+    return f"model:slo_{sli}_{events}_events:rate{window}"
+
+
 def slo_budget_remaining(sli: Sli) -> str:
     """Per model: share of the SLI's error budget left over the SLO period (1 untouched, <= 0 spent)."""
     return f"model:slo_{sli}_error_budget:remaining_ratio"

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from bundle import checks_models
 from bundle.checks import CAMEL, DNS_LABEL, DNS_SUBDOMAIN, LABEL_NAME, Checks
 from bundle.checks import duration_seconds as duration_seconds
+from bundle.checks_serving import check_serving
 from bundle.config import BundleConfigError, load
 from bundle.sections import Drift, Exporters, Models, Quality, Registry, Serving, Slo, Training
 from exporter.sources.nvml_types import CLOCK_EVENT_REASONS
@@ -213,6 +214,7 @@ def check(cfg: BundleConfig) -> list[str]:
     )
     _check_gpu(c, g, interval)
     _check_attribution(c, cfg.attribution)
+    check_serving(c, cfg.serving, cfg.slo, cfg.models, interval)
     uids = ("overview_uid", "serving_uid", "models_uid", "gpu_fleet_uid", "gpu_node_uid")
     for key in uids:
         c.require(bool(DNS_LABEL.match(getattr(d, key))), f"dashboards.{key}", "must be a lower-case slug")

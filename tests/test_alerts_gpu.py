@@ -10,14 +10,15 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts import build, gpu
+from alerts import build
+from alerts.gpu import GROUP
 from alerts.lint import lint
 from alerts.render import plain, prometheus_rule
 from bundle.output import dump_yaml
 from bundle.schema import BundleConfig
 from tests.fixtures_bundle import Validate, run_tool, tool
 
-RULE_TESTS = Path(__file__).parent / "rules"
+RULE_TESTS = Path(__file__).parent.parent / "alerts" / "rule_tests"
 
 
 def write_rules(cfg: BundleConfig, folder: Path) -> Path:
@@ -46,7 +47,7 @@ def test_every_gpu_alert_is_tested_firing_and_silent(bundle_config: BundleConfig
     for case in cases:
         for check in case.get("alert_rule_test", []):
             (firing if check["exp_alerts"] else silent).add(check["alertname"])
-    alerts = {a.name for group in build(bundle_config) if group.name == gpu.GROUP for a in group.alerts}
+    alerts = {a.name for group in build(bundle_config) if group.name == GROUP for a in group.alerts}
     assert alerts - firing == set(), "alerts never tested firing"
     assert alerts - silent == set(), "alerts never tested silent"
 
@@ -57,7 +58,7 @@ def test_every_recording_rule_is_tested(bundle_config: BundleConfig) -> None:
     records = {
         r["record"]
         for g in plain(build(bundle_config))["groups"]
-        if g["name"] == gpu.GROUP
+        if g["name"] == GROUP
         for r in g["rules"]
         if "record" in r
     }
@@ -116,7 +117,7 @@ def test_selector_labels_and_thresholds_come_from_the_config(
     assert 'xid=~"79"' in rules["AcmeGpuXidCritical"]["expr"]
     assert rules["AcmeGpuThrottled"]["for"] == "20m"
     assert "$labels.host" in rules["AcmeGpuLost"]["annotations"]["description"]
-    assert rules["AcmeGpuLost"]["annotations"]["runbook_url"].endswith("/acmegpulost")
+    assert rules["AcmeGpuLost"]["annotations"]["runbook_url"].endswith("#acmegpulost")
     assert prometheus_rule(build(cfg), cfg)["metadata"]["labels"]["prometheus"] == "main"
     assert "release" not in prometheus_rule(build(cfg), cfg)["metadata"]["labels"]
 

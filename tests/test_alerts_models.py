@@ -17,7 +17,9 @@ from bundle.output import dump_yaml
 from bundle.schema import BundleConfig
 from tests.fixtures_bundle import run_tool, tool
 
-RULE_TESTS = Path(__file__).parent / "rules"
+# Shipped with the package (`mlobs-bundle check` runs them too); the two-cluster case stays with the tests.
+RULE_TESTS = Path(__file__).parent.parent / "alerts" / "rule_tests"
+CLUSTER_TESTS = Path(__file__).parent / "rules"
 # Each hand-written file and the groups whose alerts it must exercise firing and silent.
 FILES = {
     "models-test.yaml": models.GROUP,
@@ -87,7 +89,7 @@ def test_every_recording_rule_is_tested_with_exact_values(bundle_config: BundleC
 
 def test_the_cluster_label_is_kept_apart_across_two_clusters(make_config: MakeConfig, tmp_path: Path) -> None:
     cfg = make_config({"naming": {"cluster_label": "cluster"}})
-    promtool_test(rules_file(cfg, annotations=False), [RULE_TESTS / "clusters-models-test.yaml"], tmp_path)
+    promtool_test(rules_file(cfg, annotations=False), [CLUSTER_TESTS / "clusters-models-test.yaml"], tmp_path)
 
 
 def test_the_cluster_label_is_in_every_aggregation(make_config: MakeConfig) -> None:

@@ -151,7 +151,7 @@ def test_a_config_override_reaches_every_output(tmp_path: Path) -> None:
         yaml.safe_dump(
             {
                 "naming": {"namespace": "ml-monitoring", "selector_labels": {"prometheus": "ml"}},
-                "dashboards": {"overview_uid": "ml-home"},
+                "dashboards": {"overview_uid": "ml-home", "gpu_node_uid": "ml-gpu-host"},
             }
         )
     )
@@ -165,7 +165,7 @@ def test_a_config_override_reaches_every_output(tmp_path: Path) -> None:
     selected = [d for d in docs if d["kind"] in ("PrometheusRule", "ServiceMonitor")]
     assert all(d["metadata"]["labels"]["prometheus"] == "ml" for d in selected)
     rules = (out / "prometheus" / "rules.yaml").read_text()
-    assert "https://grafana.example.internal/d/ml-home" in rules
+    assert "https://grafana.example.internal/d/ml-gpu-host" in rules  # the GPU alerts' dashboard
 
 
 def test_per_process_attribution_adds_the_pod_reader_to_the_kustomization(tmp_path: Path) -> None:
