@@ -31,10 +31,8 @@ class NotRe:
 class Scoped(Metrics):
     """`Metrics` whose selectors match the dashboard's cluster and whose groupings keep the cluster label."""
 
-    cluster: str = ""
-
     def _cluster(self) -> dict[str, str | Re]:
-        return {self.cluster: Re("$cluster")} if self.cluster else {}
+        return {self.cluster_label: Re("$cluster")} if self.cluster_label else {}
 
     def __call__(self, name: str, **matchers: str | Re | NotRe) -> str:
         positive = {k: Re(v.pattern) if isinstance(v, NotRe) else v for k, v in matchers.items()}
@@ -46,7 +44,7 @@ class Scoped(Metrics):
 
     def by(self, name: str, *labels: str) -> str:
         """As `Metrics.by`, the cluster label first; a histogram's series also carry `le`."""
-        every = ((self.cluster,) if self.cluster else ()) + labels
+        every = ((self.cluster_label,) if self.cluster_label else ()) + labels
         histogram = spec(name).type == "histogram"
         super().by(name, *(label for label in every if not (histogram and label == "le")))
         return ", ".join(every)

@@ -255,7 +255,7 @@ def _request_error(exc: OSError | http.client.HTTPException, remaining: float) -
     if isinstance(exc, ConnectionResetError | BrokenPipeError | http.client.RemoteDisconnected):
         return _StaleConnection(_describe(exc))
     if isinstance(exc, TimeoutError):
-        return FetchError("timeout", f"no answer within {remaining:.3g}s")
+        return FetchError("timeout", f"no answer within {remaining:.2g}s")
     return FetchError("connection", _describe(exc))
 
 
