@@ -24,6 +24,7 @@ log = logging.getLogger("exporter")
 
 # More problems than this are counted, not listed: the line stays readable.
 MAX_LISTED_PROBLEMS = 20
+PROBLEM_LIMIT = 300
 
 
 def _fail(message: str) -> int:
@@ -34,7 +35,8 @@ def _fail(message: str) -> int:
 def describe_problems(problems: Sequence[str]) -> str:
     count = len(problems)
     noun = "problem" if count == 1 else "problems"
-    listing = "; ".join(problems[:MAX_LISTED_PROBLEMS])
+    # Each cut and escaped: a newline or a megabyte in a value must not break the one line.
+    listing = "; ".join(safe_text(problem, PROBLEM_LIMIT) for problem in problems[:MAX_LISTED_PROBLEMS])
     if count > MAX_LISTED_PROBLEMS:
         listing += f"; and {count - MAX_LISTED_PROBLEMS} more"
     return f"invalid configuration ({count} {noun}): {listing}"

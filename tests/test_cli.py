@@ -157,3 +157,12 @@ def test_serves_then_exits_0_on_sigterm() -> None:
     assert proc.stderr is not None
     log = proc.stderr.read()
     assert '"msg": "shutting down"' in log and "SIMULATED" in log
+
+
+def test_the_problem_line_stays_one_bounded_line() -> None:
+    from exporter.cli import describe_problems
+
+    line = describe_problems([f"key{i}: bad value 'a\nb'" for i in range(25)] + ["x" * 10_000])
+    assert "\n" not in line and len(line) < 20 * 40 + 400
+    assert line.startswith("invalid configuration (26 problems): key0: bad value 'a\\x0ab'")
+    assert line.endswith("; and 6 more")
