@@ -235,6 +235,7 @@ class HttpServer:
         del self._reading[conn.sock.fileno()]
         self._selector.unregister(conn.sock)
         self._work.put_nowait((conn.sock, request, self._clock()))
+        self._count("queued")
 
     def _answer_now(self, conn: _Conn, response: Response) -> None:
         """Answer from the reader thread: a small error page always fits a fresh socket's send buffer."""

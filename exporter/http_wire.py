@@ -54,7 +54,9 @@ def head_end(buffer: bytes | bytearray, start: int = 0) -> int:
 
 
 def check_incomplete(buffer: bytes | bytearray) -> None:
-    """Refuse a head that is still incomplete but already over the limits."""
+    """Refuse a head that is still incomplete but already over the limits, or that is not HTTP at all."""
+    if buffer[:1] == b"\x16":  # a TLS handshake never ends in a blank line: say so now, not at the timeout
+        raise HttpError(400, "a TLS handshake on a plain HTTP port")
     if len(buffer) > MAX_LINE and b"\n" not in buffer[: MAX_LINE + 2]:
         raise HttpError(414, "request line too long")
     if len(buffer) > MAX_HEAD:
