@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -177,3 +179,26 @@ def test_listen_errors_carry_a_readable_reason() -> None:
 )
 def test_accept_encoding_negotiation(header: str, expected: bool) -> None:
     assert accepts_gzip(header) is expected
+
+
+def test_an_idle_worker_keeps_nothing_of_its_last_request_alive() -> None:
+    seen: list[weakref.ref[object]] = []
+
+    def app(request: Request) -> Response:
+        response = Response(200, (), b"x" * 100_000)
+        seen.extend((weakref.ref(request), weakref.ref(response)))
+        return response
+
+    server = HttpServer(listen("127.0.0.1", 0), app, ServerLimits(max_requests=2))
+    server.start()
+    try:
+        for _ in range(4):
+            assert split_response(exchange(server.port, get("/")))[0] == "HTTP/1.1 200 OK"
+
+        def all_freed() -> bool:  # else 40 idle workers pin 40 pages: RSS grows with load, then stays
+            gc.collect()
+            return len(seen) == 8 and all(ref() is None for ref in seen)
+
+        _await(all_freed, timeout=5)
+    finally:
+        server.stop()
