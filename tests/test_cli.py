@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,3 +167,27 @@ def test_the_problem_line_stays_one_bounded_line() -> None:
     assert "\n" not in line and len(line) < 20 * 40 + 400
     assert line.startswith("invalid configuration (26 problems): key0: bad value 'a\\x0ab'")
     assert line.endswith("; and 6 more")
+
+
+def test_the_address_is_bound_before_any_collector_is_built_and_a_failing_build_is_one_line() -> None:
+    from exporter.app import StartError, build_exporter
+    from exporter.settings import parse
+    from tests.dummy_plugin import DummyPlugin
+
+    class Exploding(DummyPlugin):
+        def build(self, settings: Any, ctx: Any) -> Any:
+            raise RuntimeError("kubelet socket gone\nsecond line")
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        busy = parse([f"--web.listen-address=127.0.0.1:{holder.getsockname()[1]}"], {}, [Exploding()])
+        with pytest.raises(OSError):  # the bind failed first: the exploding build never ran
+            build_exporter(busy, [Exploding()], {})
+    port = free_port()
+    settings = parse([f"--web.listen-address=127.0.0.1:{port}"], {}, [Exploding()])
+    with pytest.raises(StartError) as caught:
+        build_exporter(settings, [Exploding()], {})
+    assert str(caught.value) == "cannot start the dummy collector: kubelet socket gone"
+    with socket.socket() as probe:  # the listener was closed again
+        probe.bind(("127.0.0.1", port))
