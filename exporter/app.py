@@ -1,22 +1,29 @@
-"""Composition root: build the enabled collectors from settings and wire them to the HTTP server."""
+"""Composition root: bind the listen socket, build the enabled collectors, wire them to the HTTP server."""
 
 from __future__ import annotations
 
 import platform
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from exporter import __version__
 from exporter.collectors.base import IsolatingCollector
-from exporter.http import MetricsServer, make_app
+from exporter.http import make_app
+from exporter.http_server import HttpServer, ServerLimits, listen
 from exporter.plugin import BuildContext, Plugin
 from exporter.settings import Settings
+from exporter.textsafe import safe_message
+
+
+class StartError(Exception):
+    """A collector could not be built; the message names it, in one line."""
 
 
 @dataclass
 class Exporter:
     root: IsolatingCollector
-    server: MetricsServer
+    server: HttpServer
 
     @property
     def port(self) -> int:
@@ -33,12 +40,15 @@ class Exporter:
 def build_root(settings: Settings, plugins: Sequence[Plugin], ctx: BuildContext) -> IsolatingCollector:
     by_name = {plugin.name: plugin for plugin in plugins}
     ctx.build_labels.setdefault("gpu_backend", "none")
+    name = ""
     try:
         for name, plugin_settings in settings.collectors.items():
             ctx.built[name] = by_name[name].build(plugin_settings, ctx)
-    except BaseException:
+    except BaseException as exc:
         for collector in ctx.built.values():
             collector.close()
+        if isinstance(exc, Exception):
+            raise StartError(f"cannot start the {name} collector: {safe_message(exc)}") from exc
         raise
     labels = {
         "version": __version__,
@@ -50,16 +60,22 @@ def build_root(settings: Settings, plugins: Sequence[Plugin], ctx: BuildContext)
 
 
 def build_exporter(
-    settings: Settings, plugins: Sequence[Plugin], environ: Mapping[str, str], ctx: BuildContext | None = None
+    settings: Settings,
+    plugins: Sequence[Plugin],
+    environ: Mapping[str, str],
+    ctx: BuildContext | None = None,
+    listener: socket.socket | None = None,
 ) -> Exporter:
-    """Build collectors and server (bound, not yet serving). Tests pass port 0 and read `.port`."""
+    """Bind (unless given a bound `listener`), then build the collectors; nothing serves before `start`.
+
+    Binding comes first so that a busy or foreign address fails before any collector starts a thread.
+    Tests pass port 0 and read `.port`."""
+    listener = listener or listen(settings.listen_host, settings.listen_port)
     ctx = ctx or BuildContext(node_name=settings.node_name, environ=environ)
-    root = build_root(settings, plugins, ctx)
     try:
-        server = MetricsServer(
-            settings.listen_host, settings.listen_port, make_app(root, settings.telemetry_path)
-        )
-    except OSError:
-        root.close()
+        root = build_root(settings, plugins, ctx)
+    except BaseException:
+        listener.close()
         raise
-    return Exporter(root=root, server=server)
+    limits = ServerLimits(max_requests=settings.max_requests)
+    return Exporter(root=root, server=HttpServer(listener, make_app(root, settings.telemetry_path), limits))

@@ -1,4 +1,8 @@
-"""`mlobs-exporter` / `python -m exporter`: parse, validate, build, serve until SIGTERM."""
+"""`mlobs-exporter` / `python -m exporter`: parse, validate, bind, build, serve until SIGTERM.
+
+Every problem before serving (flags, config file, the listen address, a collector that cannot start) is
+one line on stderr and exit code 2, with nothing left running.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,32 @@ import threading
 from collections.abc import Mapping, Sequence
 
 from exporter import logs
-from exporter.app import build_exporter
+from exporter.app import StartError, build_exporter
+from exporter.http_server import listen
 from exporter.plugins import PLUGINS
 from exporter.settings import ConfigError, parse
+from exporter.textsafe import safe_text
 
 log = logging.getLogger("exporter")
+
+# More problems than this are counted, not listed: the line stays readable.
+MAX_LISTED_PROBLEMS = 20
+PROBLEM_LIMIT = 300
+
+
+def _fail(message: str) -> int:
+    print(f"mlobs-exporter: {message}", file=sys.stderr)
+    return 2
+
+
+def describe_problems(problems: Sequence[str]) -> str:
+    count = len(problems)
+    noun = "problem" if count == 1 else "problems"
+    # Each cut and escaped: a newline or a megabyte in a value must not break the one line.
+    listing = "; ".join(safe_text(problem, PROBLEM_LIMIT) for problem in problems[:MAX_LISTED_PROBLEMS])
+    if count > MAX_LISTED_PROBLEMS:
+        listing += f"; and {count - MAX_LISTED_PROBLEMS} more"
+    return f"invalid configuration ({count} {noun}): {listing}"
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -22,24 +47,28 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         settings = parse(sys.argv[1:] if argv is None else argv, environ, PLUGINS)
     except ConfigError as exc:
-        count = len(exc.problems)
-        noun = "problem" if count == 1 else "problems"
-        listing = "; ".join(exc.problems)
-        print(f"mlobs-exporter: invalid configuration ({count} {noun}): {listing}", file=sys.stderr)
-        return 2
+        return _fail(describe_problems(exc.problems))
 
-    logs.setup(settings.log_level, settings.log_format)
-    try:
-        exporter = build_exporter(settings, PLUGINS, environ)
+    address = f"{safe_text(settings.listen_host, 100)}:{settings.listen_port}"
+    try:  # before any collector starts a thread
+        listener = listen(settings.listen_host, settings.listen_port)
     except OSError as exc:
-        log.error("cannot listen on %s:%s: %s", settings.listen_host, settings.listen_port, exc.strerror)
-        return 1
+        return _fail(f"cannot listen on {address}: {exc.strerror or exc}")
+    logs.setup(settings.log_level, settings.log_format)
+    for warning in settings.warnings:
+        log.warning("%s", warning)
+    try:
+        exporter = build_exporter(settings, PLUGINS, environ, listener=listener)
+    except StartError as exc:
+        return _fail(str(exc))
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     exporter.start()
-    shown_host = "localhost" if settings.listen_host in ("0.0.0.0", "") else settings.listen_host
+    shown_host = "localhost" if settings.listen_host in ("0.0.0.0", "", "::") else settings.listen_host
+    if ":" in shown_host:
+        shown_host = f"[{shown_host}]"
     log.info(
         "listening; scrape http://%s:%d%s (collectors: %s)",
         shown_host,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,9 +15,13 @@ import yaml
 from exporter import __version__
 from exporter.logs import LEVELS
 from exporter.plugin import Plugin
+from exporter.textsafe import safe_text
 from exporter.validate import Section
 
 DEFAULT_PORT = 9847
+DEFAULT_MAX_REQUESTS = 40
+# A config file is a few kilobytes; a bigger one is a mistake (or an attack) that would stall the start.
+MAX_CONFIG_BYTES = 1024 * 1024
 _ADDRESS = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[^:\[\]]*)):(?P<port>\d{1,5})$")
 
 
@@ -35,8 +41,11 @@ class Settings:
     log_level: str
     log_format: str
     node_name: str
+    max_requests: int = DEFAULT_MAX_REQUESTS
     # Enabled collectors only, in plugin order: name -> that plugin's settings.
     collectors: dict[str, Any] = field(default_factory=dict)
+    # Not problems, but worth a log line at start (flags of collectors that are off).
+    warnings: list[str] = field(default_factory=list)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,6 +69,13 @@ def build_parser(plugins: Sequence[Plugin]) -> argparse.ArgumentParser:
     parser.add_argument(
         "--web.telemetry-path", dest="telemetry_path", default="/metrics", help="path of the metrics page"
     )
+    parser.add_argument(
+        "--web.max-requests",
+        dest="max_requests",
+        default=str(DEFAULT_MAX_REQUESTS),
+        help=f"requests answered at once; more wait in a bounded queue, beyond it 503 "
+        f"(default {DEFAULT_MAX_REQUESTS})",
+    )
     parser.add_argument("--config.file", dest="config_file", default=None, help="YAML config file")
     parser.add_argument("--log.level", dest="log_level", default="info", help="|".join(LEVELS))
     parser.add_argument("--log.format", dest="log_format", default="logfmt", help="logfmt|json")
@@ -76,6 +92,30 @@ def build_parser(plugins: Sequence[Plugin]) -> argparse.ArgumentParser:
     return parser
 
 
+def plugin_flags(plugins: Sequence[Plugin]) -> dict[str, set[str]]:
+    """Each plugin's own option strings (`--gpu.backend`, `--no-gpu.xid-events`, ...), by plugin name."""
+    flags: dict[str, set[str]] = {}
+    for plugin in plugins:
+        probe = argparse.ArgumentParser(add_help=False)
+        plugin.add_flags(probe)
+        flags[plugin.name] = {option for action in probe._actions for option in action.option_strings}
+    return flags
+
+
+def _ignored_flags(argv: Sequence[str], plugins: Sequence[Plugin], enabled: set[str]) -> list[str]:
+    """One warning naming the flags given for collectors that are off: they do nothing."""
+    owners = {flag: name for name, flags in plugin_flags(plugins).items() for flag in flags}
+    ignored: dict[str, str] = {}
+    for arg in argv:
+        flag = arg.split("=", 1)[0]
+        if flag in owners and owners[flag] not in enabled:
+            ignored.setdefault(flag, owners[flag])
+    if not ignored:
+        return []
+    listing = ", ".join(f"{flag} (--collector.{name} is off)" for flag, name in ignored.items())
+    return [f"flags of disabled collectors are ignored: {listing}"]
+
+
 def parse_listen_address(value: str) -> tuple[str, int]:
     match = _ADDRESS.match(value)
     if not match or not 0 <= int(match["port"]) <= 65535:
@@ -83,18 +123,63 @@ def parse_listen_address(value: str) -> tuple[str, int]:
     return (match["v6"] or match["host"] or "0.0.0.0"), int(match["port"])
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping: YAML keeps the last one, silently."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # unhashable: the base class reports it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {safe_text(repr(key), 60)}", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_config_text(path: str) -> str:
+    """The file's text; ValueError (a reason for a person) for a FIFO, a device, too big or not UTF-8."""
+    # O_NONBLOCK: opening a FIFO without a writer must not hang the start (it is refused below).
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ValueError(f"is larger than {MAX_CONFIG_BYTES // 1024} KiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ValueError(f"is not UTF-8 text (line {line})") from None
+
+
 def load_config_file(path: str | None, problems: list[str]) -> Any:
     if path is None:
         return {}
+    shown = safe_text(path, 200)
     try:
-        with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle) or {}
+        return yaml.load(read_config_text(path), Loader=_UniqueKeyLoader) or {}
     except OSError as exc:
-        problems.append(f"--config.file: cannot read {path}: {exc.strerror}")
+        problems.append(f"--config.file: cannot read {shown}: {exc.strerror}")
+    except ValueError as exc:
+        problems.append(f"--config.file: {shown} {exc}")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        problems.append(f"--config.file: {path}{where} is not valid YAML")
+        reason = getattr(exc, "problem", None)
+        detail = f": {safe_text(reason, 100)}" if reason else ""
+        problems.append(f"--config.file: {shown}{where} is not valid YAML{detail}")
     return {}
 
 
@@ -121,6 +206,7 @@ def parse(argv: Sequence[str], environ: Mapping[str, str], plugins: Sequence[Plu
         problems.append(f"--log.level: {args.log_level!r} is not one of {', '.join(LEVELS)}")
     if args.log_format not in ("logfmt", "json"):
         problems.append(f"--log.format: {args.log_format!r} is not logfmt or json")
+    max_requests = _positive_int(args.max_requests, "--web.max-requests", problems, DEFAULT_MAX_REQUESTS)
 
     root = Section(load_config_file(args.config_file, problems), "", problems)
     enabled_section = root.section("collectors")
@@ -145,5 +231,18 @@ def parse(argv: Sequence[str], environ: Mapping[str, str], plugins: Sequence[Plu
         log_level=args.log_level,
         log_format=args.log_format,
         node_name=environ.get("NODE_NAME", ""),
+        max_requests=max_requests,
         collectors=collectors,
+        warnings=_ignored_flags(argv, plugins, set(collectors)),
     )
+
+
+def _positive_int(text: str, flag: str, problems: list[str], default: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 10_000:
+        problems.append(f"{flag}: {safe_text(text, 40)!r} is not a whole number from 1 to 10000")
+        return default
+    return value

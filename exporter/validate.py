@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import math
+import reprlib
 from collections.abc import Mapping
 from typing import Any
 
+from exporter.textsafe import safe_text
+
 _MISSING = object()
+# Values echoed in problems are cut: a megabyte string or a YAML alias bomb must not become the message.
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 2, 4, 4
+_REPR.maxstring, _REPR.maxother, _REPR.maxlong = 60, 60, 40
+
+
+def shown(value: Any) -> str:
+    """A config value as a problem message shows it: repr, bounded in length and depth, printable."""
+    return safe_text(_REPR.repr(value), 120)
 
 
 class Section:
@@ -40,10 +53,10 @@ class Section:
         if value is _MISSING or value is None:
             return default
         if not isinstance(value, str) or not value:
-            self.problem(key, f"must be a non-empty string, got {value!r}")
+            self.problem(key, f"must be a non-empty string, got {shown(value)}")
             return default
         if choices and value not in choices:
-            self.problem(key, f"must be one of {', '.join(choices)}, got {value!r}")
+            self.problem(key, f"must be one of {', '.join(choices)}, got {shown(value)}")
             return default
         return value
 
@@ -52,13 +65,16 @@ class Section:
         if value is _MISSING or value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float):
-            self.problem(key, f"must be a number, got {value!r}")
+            self.problem(key, f"must be a number, got {shown(value)}")
+            return default
+        if not math.isfinite(value):  # as the flags: a NaN timeout would fail every scrape
+            self.problem(key, f"must be a finite number, got {value!r}")
             return default
         if positive and value <= 0:
-            self.problem(key, f"must be greater than 0, got {value!r}")
+            self.problem(key, f"must be greater than 0, got {shown(value)}")
             return default
         if minimum is not None and value < minimum:
-            self.problem(key, f"must be at least {minimum}, got {value!r}")
+            self.problem(key, f"must be at least {minimum}, got {shown(value)}")
             return default
         return float(value)
 
@@ -67,10 +83,10 @@ class Section:
         if value is _MISSING or value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(key, f"must be an integer, got {value!r}")
+            self.problem(key, f"must be an integer, got {shown(value)}")
             return default
         if minimum is not None and value < minimum:
-            self.problem(key, f"must be at least {minimum}, got {value!r}")
+            self.problem(key, f"must be at least {minimum}, got {shown(value)}")
             return default
         return value
 
@@ -79,7 +95,7 @@ class Section:
         if value is _MISSING or value is None:
             return default
         if not isinstance(value, bool):
-            self.problem(key, f"must be true or false, got {value!r}")
+            self.problem(key, f"must be true or false, got {shown(value)}")
             return default
         return value
 
@@ -88,7 +104,7 @@ class Section:
         if value is _MISSING or value is None:
             return default
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            self.problem(key, f"must be a list of non-empty strings, got {value!r}")
+            self.problem(key, f"must be a list of non-empty strings, got {shown(value)}")
             return default
         return tuple(value)
 
@@ -96,12 +112,16 @@ class Section:
         value = self._get(key)
         return Section(None if value is _MISSING else value, self._where(key), self.problems)
 
-    def sections(self, key: str) -> list[Section]:
+    def sections(self, key: str, limit: int | None = None) -> list[Section]:
+        """The mappings of a list, each a Section; more than `limit` items is one problem, none read."""
         value = self._get(key)
         if value is _MISSING or value is None:
             return []
         if not isinstance(value, list):
             self.problem(key, f"must be a list, got {type(value).__name__}")
+            return []
+        if limit is not None and len(value) > limit:
+            self.problem(key, f"has {len(value)} items, at most {limit} are allowed")
             return []
         return [Section(item, f"{self._where(key)}[{i}]", self.problems) for i, item in enumerate(value)]
 
@@ -109,4 +129,4 @@ class Section:
         """Report keys nobody read: typos in a config file must not pass silently."""
         for key in self.data:
             if key not in self._seen:
-                self.problem(str(key), "unknown key")
+                self.problem(safe_text(str(key), 60), "unknown key")

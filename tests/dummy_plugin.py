@@ -31,8 +31,10 @@ class DummyCollector:
         self.settings = settings
         self.release = threading.Event()
         self.closed = False
+        self.collects = 0
 
     def collect(self, out: FamilySet) -> bool:
+        self.collects += 1
         if self.settings.mode == "raise":
             out.add(core.COLLECTOR_SUCCESS, 42, collector="partial-output-must-be-dropped")
             raise RuntimeError("upstream exploded")

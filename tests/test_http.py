@@ -1,12 +1,18 @@
-"""The HTTP front over real sockets: routes, isolation, health, concurrent scrapes."""
+"""The HTTP front over real sockets: routes, isolation, health, bursts, slow clients, hostile requests."""
 
 from __future__ import annotations
 
+import gzip
+import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from tests.dummy_plugin import DummyPlugin
 from tests.helpers import http_get, promtool_check_metrics, running_exporter, scrape, value
+from tests.http_raw import exchange, get, split_response
 
 
 def test_metrics_landing_and_404() -> None:
@@ -121,3 +127,135 @@ def test_prepare_runs_for_every_collector_before_any_collects() -> None:
     root = IsolatingCollector([Recording("gpu"), Recording("attribution", fail_prepare=True)], labels)
     root.scrape()
     assert events == ["prepare gpu", "prepare attribution", "collect gpu", "collect attribution"]
+
+
+def _threads_named(prefix: str) -> int:
+    return sum(1 for thread in threading.enumerate() if thread.name.startswith(prefix))
+
+
+def test_two_hundred_simultaneous_scrapes_are_all_answered_within_2_s() -> None:
+    with running_exporter([], [DummyPlugin()]) as exporter:
+        url = f"http://127.0.0.1:{exporter.port}/metrics"
+
+        def burst() -> tuple[list[int], float]:
+            barrier = threading.Barrier(201)
+
+            def scrape_together(_: int) -> int:
+                barrier.wait()
+                return http_get(url, timeout=30)[0]
+
+            with ThreadPoolExecutor(max_workers=200) as pool:
+                answers = pool.map(scrape_together, range(200))
+                barrier.wait()
+                started = time.perf_counter()
+                statuses = list(answers)
+            return statuses, time.perf_counter() - started
+
+        tries = [burst() for _ in range(3)]  # every try answers all; the time is the best of three (load)
+        assert all(statuses == [200] * 200 for statuses, _ in tries)
+        assert min(seconds for _, seconds in tries) < 2.0, [seconds for _, seconds in tries]
+
+
+def test_a_thousand_slow_connections_pin_no_thread_and_a_scrape_still_answers_in_50_ms() -> None:
+    with running_exporter([], [DummyPlugin()]) as exporter:
+        threads_before = threading.active_count()
+        slow = [socket.create_connection(("127.0.0.1", exporter.port)) for _ in range(1000)]
+        try:
+            for sock in slow[::2]:  # half send part of a head, half nothing at all
+                sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: loc")
+            deadline = time.monotonic() + 30
+            while exporter.server.stats["accepted"] < 1000 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert exporter.server.stats["accepted"] == 1000
+            assert threading.active_count() == threads_before
+            assert _threads_named("http-worker-") == 40
+            latencies = []
+            for _ in range(5):
+                started = time.perf_counter()
+                assert http_get(f"http://127.0.0.1:{exporter.port}/metrics")[0] == 200
+                latencies.append(time.perf_counter() - started)
+            assert min(latencies) < 0.050, latencies
+        finally:
+            for sock in slow:
+                sock.close()
+
+
+def test_head_answers_the_headers_of_get_without_a_body() -> None:
+    with running_exporter([], [DummyPlugin()]) as exporter:
+        status, headers, body = split_response(exchange(exporter.port, get("/metrics", method="HEAD")))
+    assert status == "HTTP/1.1 200 OK"
+    assert headers["content-type"].startswith("text/plain") and int(headers["content-length"]) > 100
+    assert body == b""
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "TRACE", "PATCH", "OPTIONS"])
+def test_methods_other_than_get_and_head_are_405_and_run_no_scrape(method: str) -> None:
+    plugin = DummyPlugin()
+    with running_exporter([], [plugin]) as exporter:
+        raw = exchange(exporter.port, get("/metrics", "Content-Length: 0", method=method))
+    status, headers, _ = split_response(raw)
+    assert status == "HTTP/1.1 405 Method Not Allowed"
+    assert headers["allow"] == "GET, HEAD"
+    assert plugin.built[0].collects == 0
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [
+        ("gzip", True),
+        ("GZIP", True),
+        ("deflate, gzip;q=0.8", True),
+        ("*", True),
+        ("br;q=1.0, *;q=0.1", True),
+        ("gzip;q=0", False),
+        ("gzip;q=0.0, *", False),
+        ("notgzip", False),
+        ("identity", False),
+        ("gzip;q=0.5, identity", False),
+        ("*;q=0", False),
+        ("", False),
+    ],
+)
+def test_gzip_is_chosen_by_accept_encoding_negotiation(accept_encoding: str, gzipped: bool) -> None:
+    with running_exporter([], [DummyPlugin()]) as exporter:
+        raw = exchange(exporter.port, get("/metrics", f"Accept-Encoding: {accept_encoding}"))
+    status, headers, body = split_response(raw)
+    assert status == "HTTP/1.1 200 OK" and headers["vary"] == "Accept-Encoding"
+    assert (headers.get("content-encoding") == "gzip") is gzipped
+    text = gzip.decompress(body) if gzipped else body
+    assert b"mlobs_collector_success" in text
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"garbage\r\n\r\n", "400 Bad Request"),
+        (b"GET /metrics\r\n\r\n", "400 Bad Request"),  # HTTP/0.9 gets a status line all the same
+        (b"GET /metrics HTTP/1.1 extra\r\n\r\n", "400 Bad Request"),
+        (b"GET metrics HTTP/1.1\r\n\r\n", "400 Bad Request"),
+        (b"GET /metrics HTTP/1.1\r\nBad Header\r\n\r\n", "400 Bad Request"),
+        (b"GET /metrics HTTP/1.1\r\nName : value\r\n\r\n", "400 Bad Request"),
+        (b"GET /metrics HTTP/2.0\r\n\r\n", "505 HTTP Version Not Supported"),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", "400 Bad Request"),  # TLS on a plain port
+        (b"GET /" + b"a" * 9000, "414 Request-URI Too Long"),
+        (b"GET / HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 70_000, "431 Request Header Fields Too Large"),
+        (b"GET / HTTP/1.1\r\n" + b"X-A: b\r\n" * 101 + b"\r\n", "431 Request Header Fields Too Large"),
+    ],
+)
+def test_a_malformed_or_oversized_request_gets_an_error_with_a_status_line(
+    request_bytes: bytes, status: str
+) -> None:
+    plugin = DummyPlugin()
+    with running_exporter([], [plugin]) as exporter:
+        raw = exchange(exporter.port, request_bytes)
+    assert split_response(raw)[0] == f"HTTP/1.1 {status}"
+    assert plugin.built[0].collects == 0
+
+
+def test_http_1_0_and_absolute_form_requests_are_served() -> None:
+    with running_exporter([], [DummyPlugin()]) as exporter:
+        old = exchange(exporter.port, b"GET /metrics HTTP/1.0\r\n\r\n")
+        absolute = exchange(exporter.port, b"GET http://localhost/metrics?x=1 HTTP/1.1\r\n\r\n")
+    for raw in (old, absolute):
+        status, _, body = split_response(raw)
+        assert status == "HTTP/1.1 200 OK" and b"mlobs_collector_success" in body

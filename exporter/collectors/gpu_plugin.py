@@ -12,6 +12,7 @@ from exporter.collectors.gpu import GpuCollector
 from exporter.fake_nvml import FakeNvml, Scenario, ScenarioError, load
 from exporter.plugin import BuildContext
 from exporter.sources.nvml import NvmlSource
+from exporter.textsafe import safe_message
 from exporter.validate import Section
 
 log = logging.getLogger("exporter.gpu")
@@ -88,7 +89,7 @@ class GpuPlugin:
             try:
                 scenario = load(scenario_name)
             except ScenarioError as exc:
-                problems.append(f"--gpu.fake-scenario: {exc}")
+                problems.append(f"--gpu.fake-scenario: {safe_message(exc)}")
         return GpuSettings(backend, scenario_name, scenario, call_timeout, xid_events, pcie_sampling)
 
     def build(self, settings: GpuSettings, ctx: BuildContext) -> GpuCollector:
@@ -135,7 +136,7 @@ def _seconds(text: str, flag: str, problems: list[str], default: float) -> float
         value = float(text.removesuffix("s"))
     except ValueError:
         value = -1.0
-    if not value > 0:
+    if not 0 < value < float("inf"):
         problems.append(f"{flag}: {text!r} is not a positive number of seconds")
         return default
     return value

@@ -40,6 +40,7 @@ import requests
 from exporter.collectors.mlflow import MlflowCollector, MlflowSettings
 from exporter.collectors.mlflow_rows import MonitoringKeys, RegistryCaps
 from exporter.plugin import BuildContext
+from exporter.redact import redact_uri
 from exporter.sources.mlflow import MlflowSource
 from exporter.sources.mlflow_http import DEFAULT_MAX_BODY_BYTES, Credentials, MlflowHttp, Tls
 from exporter.sources.mlflow_reads import MonitoringQuery, TrainingQuery
@@ -111,17 +112,23 @@ def _tracking_uri(value: str | None, problems: list[str], enabled: bool) -> str:
                 "or mlflow.tracking_uri"
             )
         return ""
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        problems.append(f"mlflow: tracking URI {redact_uri(value)!r} is not a URL")
+        return value
     if parts.scheme not in ("http", "https") or not parts.hostname:
         problems.append(
-            f"mlflow: tracking URI {value!r} is not an http(s) URL (the exporter reads MLflow's REST API)"
+            f"mlflow: tracking URI {redact_uri(value)!r} is not an http(s) URL "
+            "(the exporter reads MLflow's REST API)"
         )
     elif parts.username or parts.password:
         problems.append(
             "mlflow: the tracking URI must not carry credentials; use MLFLOW_TRACKING_USERNAME/PASSWORD"
         )
     elif parts.query or parts.fragment:
-        problems.append(f"mlflow: tracking URI {value!r} must not have a query or fragment")
+        problems.append(f"mlflow: tracking URI {redact_uri(value)!r} must not have a query or fragment")
     return value
 
 

@@ -29,12 +29,15 @@ from exporter import __version__
 from exporter.collectors.tfserving import TFServingCollector
 from exporter.collectors.tfserving_discovery import MODEL_NAME, KubernetesSettings, PodTargets
 from exporter.plugin import BuildContext
+from exporter.redact import redact_uri
 from exporter.sources.kube_pods import PodLister, in_cluster_api_client
 from exporter.sources.tfserving import DEFAULT_METRICS_PATH, Target, TFServingClient
 from exporter.sources.tfserving_http import HTTPPool
 from exporter.validate import Section
 
 WORKERS = 32
+# Static targets per exporter; more is a mistake (or a generated file gone wrong) that would stall the start.
+MAX_TARGETS = 1000
 
 
 @dataclass(frozen=True)
@@ -47,17 +50,18 @@ class TFServingSettings:
 
 def check_url(value: str) -> tuple[str, str]:
     """Normalise a REST base URL; returns (url, problem), one of them empty."""
+    shown = repr(redact_uri(value))
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises on a port out of range
     except ValueError:
-        return "", f"{value!r} is not a URL"
+        return "", f"{shown} is not a URL"
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "", f"{value!r} must be an http or https URL with a host, e.g. http://10.0.0.5:8501"
+        return "", f"{shown} must be an http or https URL with a host, e.g. http://10.0.0.5:8501"
     if parts.username or parts.password:
         return "", "credentials in the URL are not supported (the URL is a label value)"
     if parts.query or parts.fragment:
-        return "", f"{value!r} must not have a query or fragment"
+        return "", f"{shown} must not have a query or fragment"
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}", ""
 
 
@@ -189,8 +193,15 @@ class TFServingPlugin:
             metrics_path = args.tfserving_metrics_path
             if not metrics_path.startswith("/"):
                 section.problems.append(f"--tfserving.metrics-path: {metrics_path!r} must start with /")
-        targets = [self._target(item, metrics_path, timeout) for item in section.sections("targets")]
-        for value in args.tfserving_targets or ():
+        configured = section.data.get("targets")
+        too_many = isinstance(configured, list) and len(configured) > MAX_TARGETS  # sections() says so
+        items = section.sections("targets", limit=MAX_TARGETS)
+        targets = [self._target(item, metrics_path, timeout) for item in items]
+        flag_targets = args.tfserving_targets or []
+        if len(targets) + len(flag_targets) > MAX_TARGETS:
+            section.problems.append(f"tfserving: more than {MAX_TARGETS} targets")
+            flag_targets, too_many = [], True
+        for value in flag_targets:
             url, problem = check_url(value)
             if problem:
                 section.problems.append(f"--tfserving.target: {problem}")
@@ -213,7 +224,7 @@ class TFServingPlugin:
             max_body_bytes=section.integer("max_body_bytes", TFServingSettings.max_body_bytes, minimum=1024),
             max_models=section.integer("max_models", TFServingSettings.max_models, minimum=1),
         )
-        if enabled and not targets and not kube.enabled:
+        if enabled and not targets and not kube.enabled and not too_many:
             section.problems.append(
                 "tfserving: no targets: pass --tfserving.target=URL, or set tfserving.targets or "
                 "tfserving.kubernetes.enabled in the config file"
