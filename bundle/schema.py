@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 from bundle.checks import CAMEL, DNS_LABEL, DNS_SUBDOMAIN, LABEL_NAME, Checks
 from bundle.checks import duration_seconds as duration_seconds
+from bundle.checks_experiments import check_experiments
 from bundle.config import BundleConfigError, load
-from bundle.sections import Drift, Exporters, Models, Quality, Registry, Serving, Slo, Training
+from bundle.sections import Drift, Experiments, Exporters, Models, Quality, Registry, Serving, Slo, Training
 from exporter.sources.nvml_types import CLOCK_EVENT_REASONS
 
 # A device plugin resource name (domain/name) or a shell pattern of them, as --attribution.resource takes.
@@ -118,6 +119,7 @@ class BundleConfig:
     training: Training
     registry: Registry
     exporters: Exporters
+    experiments: Experiments
 
 
 S = TypeVar("S")
@@ -150,6 +152,7 @@ def from_dict(data: Mapping[str, Any]) -> BundleConfig:
         training=_section(Training, data["training"]),
         registry=_section(Registry, data["registry"]),
         exporters=_section(Exporters, data["exporters"]),
+        experiments=_section(Experiments, data["experiments"]),
     )
 
 
@@ -222,6 +225,7 @@ def check(cfg: BundleConfig) -> list[str]:
         d.time_from.startswith("now-"), "dashboards.time_from", f"must be like now-6h, got {d.time_from!r}"
     )
     c.k8s_labels("dashboards.configmap_labels", d.configmap_labels)
+    check_experiments(c, cfg.experiments, uids=[getattr(d, key) for key in uids])
     return c.problems
 
 

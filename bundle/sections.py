@@ -88,3 +88,10 @@ class Exporters:
     targets_down_for: str
     collector_failing_for: str
     discovery_failing_for: str
+
+
+@dataclass(frozen=True)
+class Experiments:
+    dashboard_uid: str
+    evaluation_interval: str
+    definitions: Mapping[str, Mapping[str, Any]]

@@ -1,0 +1,205 @@
+"""A/B and canary experiments between model versions: per arm counts and proportions since the start, a pooled
+two-proportion z-test, the minimum detectable effect, a peeking-safe guardrail and a fixed-horizon verdict.
+
+"So far" is `increase(counter[duration] @ end)`: the range [start, end] is fixed at generation time, so before
+the end it holds every sample since the start (counter resets included, gaps in Prometheus' data bridged), and
+from the end on it is frozen. Each arm's counts are rebuilt from raw samples at each evaluation, which costs a
+read of everything since the start: hence a coarse group interval (experiments.evaluation_interval).
+docs/experiments.md explains every series and the statistics.
+"""
+
+from __future__ import annotations
+
+from alerts import stats
+from alerts.model import Alert, Group, Record, Rule
+from bundle.checks_experiments import ARMS, Experiment, experiments
+from bundle.promql import Metrics
+from bundle.schema import BundleConfig, duration_seconds
+
+TRIALS = "experiment_arm:ab_trials:increase"
+SUCCESSES = "experiment_arm:ab_successes:increase"
+PROPORTION = "experiment_arm:ab_proportion:ratio"
+POOLED = "experiment:ab_pooled_proportion:ratio"
+STANDARD_ERROR = "experiment:ab_standard_error:ratio"
+DIFFERENCE = "experiment:ab_difference:ratio"
+Z = "experiment:ab_z:score"
+INFORMATION = "experiment:ab_information:ratio"
+BOUNDARY = "experiment:ab_guardrail_boundary:z"
+MDE = "experiment:ab_mde:ratio"
+POWERED = "experiment:ab_powered:bool"
+VERDICT = "experiment:ab_verdict:state"
+_LATENCY = "tfserving_request_duration_seconds"
+VERDICTS = ("treatment_worse", "treatment_better", "no_difference", "underpowered")
+
+
+def group_name(e: Experiment) -> str:
+    return f"mlobs-experiment-{e.name}"
+
+
+class _Sources:
+    """Counter expressions of one experiment's trials and successes per arm, summed by the cluster label."""
+
+    def __init__(self, cfg: BundleConfig, e: Experiment) -> None:
+        self.e = e
+        self.cfg = cfg
+        self.keep = cfg.naming.cluster_label
+        self.m = Metrics(cfg.naming.job_label, cfg.serving.job, frozenset({cfg.naming.job_label, "instance"}))
+
+    def _sum(self, selector: str, window: str, frozen: bool) -> str:
+        at = f" @ {self.e.end_seconds:.0f}" if frozen else ""
+        return f"sum by ({self.keep}) (increase({selector}[{window}]{at}))"
+
+    def _tf(self, name: str, arm: str, extra: str = "", suffix: str = "") -> str:
+        """A TF Serving selector of one arm; `suffix` names a histogram's _count or _bucket series."""
+        e = self.e
+        selector = self.m(name, model=e.model, **{e.arm_label: e.arm(arm)})
+        return name + suffix + selector[len(name) : -1] + extra + "}"
+
+    def _custom(self, selector: str, arm: str) -> str:
+        matcher = f'{self.e.arm_label}="{self.e.arm(arm)}"'
+        selector = selector.removesuffix("{}")
+        return selector[:-1] + f", {matcher}}}" if selector.endswith("}") else f"{selector}{{{matcher}}}"
+
+    def trials(self, arm: str, window: str, frozen: bool = True) -> str:
+        e = self.e
+        if e.proportion == "custom":
+            return f"{self._sum(self._custom(e.trials, arm), window, frozen)}\nor on () vector(0)"
+        ok = self._sum(self._tf(_LATENCY, arm, suffix="_count"), window, frozen)
+        if e.proportion == "slow_ratio":
+            return f"{ok}\nor on () vector(0)"
+        # Successful requests come from the latency histogram (tfserving_requests_total also counts status
+        # polls), failed ones from the status counter; either may be absent while the other is not.
+        failed = self._sum(self._tf("tfserving_requests_total", arm, ', status!="OK"'), window, frozen)
+        return f"(\n  ({ok} or {failed} * 0)\n  + ({failed} or {ok} * 0)\n)\nor on () vector(0)"
+
+    def successes(self, arm: str) -> str:
+        e, window = self.e, self.e.duration
+        if e.proportion == "custom":
+            counted = self._sum(self._custom(e.successes, arm), window, True)
+            trials = self._sum(self._custom(e.trials, arm), window, True)
+            return f"{counted}\nor {trials} * 0\nor on () vector(0)"
+        ok = self._sum(self._tf(_LATENCY, arm, suffix="_count"), window, True)
+        if e.proportion == "slow_ratio":
+            le = repr(float(e.slow_threshold_seconds))
+            fast = self._sum(self._tf(_LATENCY, arm, f', le="{le}"', "_bucket"), window, True)
+            return f"{ok} - {fast}\nor on () vector(0)"
+        client = "|".join(("OK", *self.cfg.serving.client_error_codes))
+        errors = self._sum(self._tf("tfserving_requests_total", arm, f', status!~"{client}"'), window, True)
+        return f"{errors}\nor {ok} * 0\nor on () vector(0)"
+
+
+def _by(cfg: BundleConfig, *labels: str) -> str:
+    return ", ".join(label for label in (cfg.naming.cluster_label, *labels) if label)
+
+
+def _records(cfg: BundleConfig, e: Experiment, src: _Sources) -> list[Rule]:
+    sel = f'{{experiment="{e.name}"}}'
+    by = _by(cfg, "experiment")
+    arm_labels = {arm: {"experiment": e.name, "arm": arm} for arm in ARMS}
+    z_alpha, z_beta = stats.z_two_sided(e.alpha), stats.z_power(e.power)
+    if e.planned_trials:
+        planned = 1 / e.planned_trials["control"] + 1 / e.planned_trials["treatment"]
+        # Information grows as the variance of the difference shrinks: (1/N1 + 1/N2) / (1/n1 + 1/n2).
+        information = f"clamp_max({planned!r} / sum by ({by}) (1 / {TRIALS}{sel}), 1)"
+    else:
+        start, horizon = e.start_seconds, duration_seconds(e.duration)
+        information = f"clamp_max({STANDARD_ERROR}{sel} * 0 + (time() - {start:.0f}) / {horizon:.0f}, 1)"
+    return [
+        *(Record(TRIALS, src.trials(arm, e.duration), arm_labels[arm]) for arm in ARMS),
+        *(Record(SUCCESSES, src.successes(arm), arm_labels[arm]) for arm in ARMS),
+        Record(PROPORTION, f"{SUCCESSES}{sel} / ({TRIALS}{sel} > 0)"),
+        Record(POOLED, f"sum by ({by}) ({SUCCESSES}{sel})\n/\n(sum by ({by}) ({TRIALS}{sel}) > 0)"),
+        Record(
+            STANDARD_ERROR, f"sqrt({POOLED}{sel} * (1 - {POOLED}{sel}) * sum by ({by}) (1 / {TRIALS}{sel}))"
+        ),
+        Record(
+            DIFFERENCE,
+            f'sum by ({by}) ({PROPORTION}{{experiment="{e.name}", arm="treatment"}})\n-\n'
+            f'sum by ({by}) ({PROPORTION}{{experiment="{e.name}", arm="control"}})',
+        ),
+        Record(Z, f"{DIFFERENCE}{sel} / ({STANDARD_ERROR}{sel} > 0)"),
+        Record(INFORMATION, information),
+        Record(BOUNDARY, f"{stats.guardrail_constant(e.alpha)!r} / sqrt({INFORMATION}{sel} > 0)"),
+        Record(MDE, f"{z_alpha + z_beta!r} * {STANDARD_ERROR}{sel}"),
+        Record(POWERED, f"{MDE}{sel} <= bool {e.min_effect!r}"),
+        Record(VERDICT, _verdict(e, sel, z_alpha)),
+    ]
+
+
+def _worse(e: Experiment, z: str, critical: str) -> str:
+    """z past `critical` in the direction where the treatment is worse (z is treatment minus control)."""
+    return f"-{z} >= {critical}" if e.higher_is_better else f"{z} >= {critical}"
+
+
+def _verdict(e: Experiment, sel: str, z_alpha: float) -> str:
+    done = f"{INFORMATION}{sel} >= 1"
+    z, c = f"{Z}{sel}", f"{z_alpha!r}"
+    significant = f"abs({z}) >= {c}"
+    cases = {
+        "treatment_worse": f"({_worse(e, z, c)}) and ({done})",
+        "treatment_better": f"({_worse(e, f'(-{z})', c)}) and ({done})",
+        "no_difference": f"({POWERED}{sel} == 1 and ({done})) unless ({significant})",
+        "underpowered": f"({POWERED}{sel} == 0 and ({done})) unless ({significant})",
+    }
+    return "\nor\n".join(
+        f'label_replace(({cond}) * 0 + 1, "verdict", "{name}", "", "")' for name, cond in cases.items()
+    )
+
+
+def _alerts(cfg: BundleConfig, e: Experiment, src: _Sources) -> list[Rule]:
+    prefix = f"{cfg.naming.alert_prefix}Experiment"
+    sel = f'{{experiment="{e.name}"}}'
+    start, end = e.start_seconds, e.end_seconds
+    running = f"on () (vector(time()) < {end:.0f})"
+    what = e.proportion.replace("_", " ") if e.proportion != "custom" else "custom proportion"
+    arms = f"{e.arm_label} {e.treatment} against {e.control}" + (f" of model {e.model}" if e.model else "")
+    head = f"Experiment {{{{ $labels.experiment }}}} ({arms}, {what})"
+    static_head = f"Experiment {e.name} ({arms}, {what})"
+    by = _by(cfg, "experiment")
+    z_alpha = stats.z_two_sided(e.alpha)
+    rules: list[Rule] = [
+        Alert(
+            f"{prefix}TreatmentWorse",
+            f"({_worse(e, f'{Z}{sel}', f'{BOUNDARY}{sel}')})\nand {running}",
+            "critical",
+            "A canary or A/B treatment is significantly worse than its control.",
+            f'{head}: the treatment is worse; z = {{{{ $value | printf "%.2f" }}}} crossed the guardrail '
+            f"boundary, which holds the false-alarm rate at {e.alpha:g} over the whole experiment. "
+            "Roll the treatment back.",
+        ),
+        Alert(
+            f"{prefix}Underpowered",
+            f"(\n  ({MDE}{sel} > {e.min_effect!r})\n  unless on ({by}) (abs({Z}{sel}) >= {z_alpha!r})\n)\n"
+            f"and on () (vector(time()) >= {end:.0f})",
+            "warning",
+            "An experiment reached its planned duration without the power to detect its minimum effect.",
+            f"{head}: past its planned duration, only differences of {{{{ $value | humanizePercentage }}}} "
+            f"or more are detectable at power {e.power:g}, above the minimum effect {e.min_effect:g}; no "
+            "significant difference was found. Extend the experiment, send it more traffic, or stop it.",
+        ),
+    ]
+    window = e.no_traffic_for
+    for arm in ARMS:
+        rules.append(
+            Alert(
+                f"{prefix}ArmNoTraffic",
+                f"(\n{src.trials(arm, window, frozen=False)}\n) == 0\n"
+                f"and on () (vector(time()) >= {start + duration_seconds(window):.0f})\nand {running}",
+                "warning",
+                "An experiment arm received no traffic.",
+                f"{static_head}: the {arm} arm received {{{{ $value }}}} requests in the last {window}; "
+                "check the traffic split (Istio weights, replicas of the arm's deployment).",
+                labels={"experiment": e.name, "arm": arm},
+            )
+        )
+    return rules
+
+
+def groups(cfg: BundleConfig) -> list[Group]:
+    section = cfg.experiments
+    out = []
+    for e in experiments(section):
+        src = _Sources(cfg, e)
+        rules = tuple(_records(cfg, e, src) + _alerts(cfg, e, src))
+        out.append(Group(group_name(e), rules, section.dashboard_uid, interval=section.evaluation_interval))
+    return out
