@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from bundle.schema import BundleConfig
-from dashboards import overview
+from dashboards import experiments, overview
 
-# One module per dashboard, each with `build(cfg) -> dict` (Grafana's JSON model).
-DASHBOARDS = (overview,)
+# One module per dashboard, each with `build(cfg) -> dict` (Grafana's JSON model) and optionally
+# `wanted(cfg) -> bool` when the config may leave it out.
+DASHBOARDS = (overview, experiments)
 
 
 def build(cfg: BundleConfig) -> list[dict[str, Any]]:
-    return [module.build(cfg) for module in DASHBOARDS]
+    return [module.build(cfg) for module in DASHBOARDS if getattr(module, "wanted", lambda _: True)(cfg)]
