@@ -45,9 +45,12 @@ class _Sources:
         self.keep = cfg.naming.cluster_label
         self.m = Metrics(cfg.naming.job_label, cfg.serving.job, frozenset({cfg.naming.job_label, "instance"}))
 
-    def _sum(self, selector: str, window: str, frozen: bool) -> str:
+    def _increase(self, selector: str, window: str, frozen: bool) -> str:
         at = f" @ {self.e.end_seconds:.0f}" if frozen else ""
-        return f"sum by ({self.keep}) (increase({selector}[{window}]{at}))"
+        return f"increase({selector}[{window}]{at})"
+
+    def _sum(self, inner: str) -> str:
+        return f"sum by ({self.keep}) ({inner})" if self.keep else f"sum({inner})"
 
     def _tf(self, name: str, arm: str, extra: str = "", suffix: str = "") -> str:
         """A TF Serving selector of one arm; `suffix` names a histogram's _count or _bucket series."""
@@ -61,31 +64,38 @@ class _Sources:
         return selector[:-1] + f", {matcher}}}" if selector.endswith("}") else f"{selector}{{{matcher}}}"
 
     def trials(self, arm: str, window: str, frozen: bool = True) -> str:
+        """Requests of one arm over `window` (ending at the planned end when `frozen`); 0 when none."""
         e = self.e
         if e.proportion == "custom":
-            return f"{self._sum(self._custom(e.trials, arm), window, frozen)}\nor on () vector(0)"
-        ok = self._sum(self._tf(_LATENCY, arm, suffix="_count"), window, frozen)
+            counted = self._increase(self._custom(e.trials, arm), window, frozen)
+            return f"{self._sum(counted)}\nor on () vector(0)"
+        ok = self._increase(self._tf(_LATENCY, arm, suffix="_count"), window, frozen)
         if e.proportion == "slow_ratio":
-            return f"{ok}\nor on () vector(0)"
+            return f"{self._sum(ok)}\nor on () vector(0)"
         # Successful requests come from the latency histogram (tfserving_requests_total also counts status
-        # polls), failed ones from the status counter; either may be absent while the other is not.
-        failed = self._sum(self._tf("tfserving_requests_total", arm, ', status!="OK"'), window, frozen)
-        return f"(\n  ({ok} or {failed} * 0)\n  + ({failed} or {ok} * 0)\n)\nor on () vector(0)"
+        # polls), failed ones from the status counter. Either may be absent: `or` keeps both, told apart by a
+        # label, and each range is read once.
+        failed = self._increase(self._tf("tfserving_requests_total", arm, ', status!="OK"'), window, frozen)
+        parts = (
+            f'\n  label_replace({ok}, "part", "ok", "", "")'
+            f'\n  or label_replace({failed}, "part", "failed", "", "")\n'
+        )
+        return f"{self._sum(parts)}\nor on () vector(0)"
 
-    def successes(self, arm: str) -> str:
+    def successes(self, arm: str, trials: str) -> str:
+        """Counted outcomes of one arm since the start; `trials` (its recorded trials) stands in for none."""
         e, window = self.e, self.e.duration
         if e.proportion == "custom":
-            counted = self._sum(self._custom(e.successes, arm), window, True)
-            trials = self._sum(self._custom(e.trials, arm), window, True)
-            return f"{counted}\nor {trials} * 0\nor on () vector(0)"
-        ok = self._sum(self._tf(_LATENCY, arm, suffix="_count"), window, True)
-        if e.proportion == "slow_ratio":
+            counted = self._sum(self._increase(self._custom(e.successes, arm), window, True))
+        elif e.proportion == "slow_ratio":
             le = repr(float(e.slow_threshold_seconds))
-            fast = self._sum(self._tf(_LATENCY, arm, f', le="{le}"', "_bucket"), window, True)
-            return f"{ok} - {fast}\nor on () vector(0)"
-        client = "|".join(("OK", *self.cfg.serving.client_error_codes))
-        errors = self._sum(self._tf("tfserving_requests_total", arm, f', status!~"{client}"'), window, True)
-        return f"{errors}\nor {ok} * 0\nor on () vector(0)"
+            fast = self._sum(self._increase(self._tf(_LATENCY, arm, f', le="{le}"', "_bucket"), window, True))
+            counted = f"{trials} - ignoring (experiment, arm) {fast}"
+        else:
+            client = "|".join(("OK", *self.cfg.serving.client_error_codes))
+            errors = self._tf("tfserving_requests_total", arm, f', status!~"{client}"')
+            counted = self._sum(self._increase(errors, window, True))
+        return f"{counted}\nor on ({self.keep}) ({trials} * 0)"
 
 
 def _by(cfg: BundleConfig, *labels: str) -> str:
@@ -106,7 +116,14 @@ def _records(cfg: BundleConfig, e: Experiment, src: _Sources) -> list[Rule]:
         information = f"clamp_max({STANDARD_ERROR}{sel} * 0 + (time() - {start:.0f}) / {horizon:.0f}, 1)"
     return [
         *(Record(TRIALS, src.trials(arm, e.duration), arm_labels[arm]) for arm in ARMS),
-        *(Record(SUCCESSES, src.successes(arm), arm_labels[arm]) for arm in ARMS),
+        *(
+            Record(
+                SUCCESSES,
+                src.successes(arm, f'{TRIALS}{{experiment="{e.name}", arm="{arm}"}}'),
+                arm_labels[arm],
+            )
+            for arm in ARMS
+        ),
         Record(PROPORTION, f"{SUCCESSES}{sel} / ({TRIALS}{sel} > 0)"),
         Record(POOLED, f"sum by ({by}) ({SUCCESSES}{sel})\n/\n(sum by ({by}) ({TRIALS}{sel}) > 0)"),
         Record(
@@ -160,7 +177,9 @@ def _alerts(cfg: BundleConfig, e: Experiment, src: _Sources) -> list[Rule]:
     rules: list[Rule] = [
         Alert(
             f"{prefix}TreatmentWorse",
-            f"({_worse(e, f'{Z}{sel}', f'{BOUNDARY}{sel}')})\nand {running}",
+            # Looks stop at t = 1: the boundary's alpha holds for t <= 1; from there on the verdict speaks.
+            f"({_worse(e, f'{Z}{sel}', f'{BOUNDARY}{sel}')})\nand on ({by}) ({INFORMATION}{sel} < 1)"
+            f"\nand {running}",
             "critical",
             "A canary or A/B treatment is significantly worse than its control.",
             f'{head}: the treatment is worse; z = {{{{ $value | printf "%.2f" }}}} crossed the guardrail '

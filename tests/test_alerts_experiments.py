@@ -233,13 +233,41 @@ def annotations(alert: str, summary: str, description: str) -> dict[str, str]:
     }
 
 
+SLOW = {**CANARY, "proportion": "slow_ratio", "slow_threshold_seconds": 0.0674664}
+
+
+def slow_case() -> dict[str, Any]:
+    """100 successful requests a minute per arm; 10 (control) and 20 (treatment) slower than 67.47 ms."""
+    exp = {"experiment": "slow"}
+    series = []
+    for version, fast in (("6", 90), ("7", 80)):
+        labels = f'{JOB}, model="resnet", version="{version}", api="predict", entrypoint="REST"'
+        series += [
+            {"series": f"tfserving_request_duration_seconds_count{{{labels}}}", "values": "0+100x150"},
+            {
+                "series": f'tfserving_request_duration_seconds_bucket{{{labels}, le="0.0674664"}}',
+                "values": f"0+{fast}x150",
+            },
+        ]
+    return {
+        "interval": "1m",
+        "input_series": series,
+        "promql_expr_test": [
+            close(experiments.SUCCESSES, 125, 1200, **exp, arm="control"),
+            close(experiments.SUCCESSES, 125, 2400, **exp, arm="treatment"),
+            close(experiments.PROPORTION, 125, 0.2, **exp, arm="treatment"),
+        ],
+    }
+
+
 @pytest.fixture
 def example(make_config: Callable[[dict[str, Any]], BundleConfig]) -> BundleConfig:
     return make_config(override(canary=CANARY, ranker=ISTIO))
 
 
 @pytest.mark.parametrize(
-    ("name", "definition", "case"), [("canary", CANARY, canary_case), ("ranker", ISTIO, istio_case)]
+    ("name", "definition", "case"),
+    [("canary", CANARY, canary_case), ("ranker", ISTIO, istio_case), ("slow", SLOW, slow_case)],
 )
 def test_rules_pass_promtool_with_reference_statistics(
     make_config: Callable[[dict[str, Any]], BundleConfig],
