@@ -341,3 +341,11 @@ def test_a_slow_ratio_compares_requests_above_a_bucket_bound(
         r for g in plain(build(cfg))["groups"] for r in g["rules"] if r.get("record") == experiments.SUCCESSES
     ]
     assert 'le="0.0674664"' in rules[0]["expr"]
+
+
+def test_every_experiment_alert_has_a_runbook_section(example: BundleConfig) -> None:
+    docs = Path(__file__).parent.parent / "docs"
+    runbooks = (docs / "runbooks-experiments.md").read_text(encoding="utf-8")
+    guide = (docs / "experiments.md").read_text(encoding="utf-8")
+    names = {a.name for g in experiments.groups(example) for a in g.alerts}
+    assert names and all(f"\n## {name}\n" in f"\n{runbooks}" and name in guide for name in names)
