@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from alerts import stats
 from alerts.model import Alert, Group, Record, Rule
-from bundle.checks_experiments import ARMS, Experiment, experiments
+from bundle.checks_experiments import (
+    ARMS,
+    TFSERVING_LATENCY,
+    TFSERVING_REQUESTS,
+    Experiment,
+    experiments,
+)
 from bundle.promql import Metrics
 from bundle.schema import BundleConfig, duration_seconds
 
@@ -28,7 +34,6 @@ BOUNDARY = "experiment:ab_guardrail_boundary:z"
 MDE = "experiment:ab_mde:ratio"
 POWERED = "experiment:ab_powered:bool"
 VERDICT = "experiment:ab_verdict:state"
-_LATENCY = "tfserving_request_duration_seconds"
 VERDICTS = ("treatment_worse", "treatment_better", "no_difference", "underpowered")
 
 
@@ -69,13 +74,13 @@ class _Sources:
         if e.proportion == "custom":
             counted = self._increase(self._custom(e.trials, arm), window, frozen)
             return f"{self._sum(counted)}\nor on () vector(0)"
-        ok = self._increase(self._tf(_LATENCY, arm, suffix="_count"), window, frozen)
+        ok = self._increase(self._tf(TFSERVING_LATENCY, arm, suffix="_count"), window, frozen)
         if e.proportion == "slow_ratio":
             return f"{self._sum(ok)}\nor on () vector(0)"
         # Successful requests come from the latency histogram (tfserving_requests_total also counts status
         # polls), failed ones from the status counter. Either may be absent: `or` keeps both, told apart by a
         # label, and each range is read once.
-        failed = self._increase(self._tf("tfserving_requests_total", arm, ', status!="OK"'), window, frozen)
+        failed = self._increase(self._tf(TFSERVING_REQUESTS, arm, ', status!="OK"'), window, frozen)
         parts = (
             f'\n  label_replace({ok}, "part", "ok", "", "")'
             f'\n  or label_replace({failed}, "part", "failed", "", "")\n'
@@ -89,11 +94,13 @@ class _Sources:
             counted = self._sum(self._increase(self._custom(e.successes, arm), window, True))
         elif e.proportion == "slow_ratio":
             le = repr(float(e.slow_threshold_seconds))
-            fast = self._sum(self._increase(self._tf(_LATENCY, arm, f', le="{le}"', "_bucket"), window, True))
+            fast = self._sum(
+                self._increase(self._tf(TFSERVING_LATENCY, arm, f', le="{le}"', "_bucket"), window, True)
+            )
             counted = f"{trials} - ignoring (experiment, arm) {fast}"
         else:
             client = "|".join(("OK", *self.cfg.serving.client_error_codes))
-            errors = self._tf("tfserving_requests_total", arm, f', status!~"{client}"')
+            errors = self._tf(TFSERVING_REQUESTS, arm, f', status!~"{client}"')
             counted = self._sum(self._increase(errors, window, True))
         return f"{counted}\nor on ({self.keep}) ({trials} * 0)"
 

@@ -11,9 +11,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from bundle.checks import DNS_LABEL, Checks, duration_seconds
+from bundle.promql import spec
 from bundle.sections import Experiments
 
 Proportion = Literal["error_ratio", "slow_ratio", "custom"]
@@ -22,6 +23,8 @@ ARMS = ("control", "treatment")
 MAX_NAME = 24  # the rule group is named mlobs-experiment-<name>, at most 40 characters
 # A counter selector: a metric name and optional matchers (what increase() can be applied to).
 _SELECTOR = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^{}]*\})?$")
+TFSERVING_REQUESTS = "tfserving_requests_total"
+TFSERVING_LATENCY = "tfserving_request_duration_seconds"
 # TF Serving's latency buckets: 10 us x 1.8^n, n = 0..32.
 TFSERVING_BOUNDS = tuple(10 * 1.8**n / 1e6 for n in range(33))
 
@@ -67,9 +70,16 @@ _KEYS = frozenset(f.name for f in fields(Experiment)) - {"name"}
 _REQUIRED = ("min_effect", "start", "duration", "control", "treatment")
 
 
+def _read(name: str, values: Mapping[str, Any]) -> Experiment:
+    # YAML reads an unquoted 2026-12-01T09:00:00Z as a datetime: keep its text form.
+    start = values.get("start")
+    text = start.isoformat() if isinstance(start, datetime) else start
+    return Experiment(name=name, **{**values, "start": text})
+
+
 def experiments(section: Experiments) -> list[Experiment]:
     """Typed experiments of a checked section, in name order."""
-    return [Experiment(name=name, **dict(values)) for name, values in sorted(section.definitions.items())]
+    return [_read(name, values) for name, values in sorted(section.definitions.items())]
 
 
 def check_experiments(c: Checks, section: Experiments, uids: Sequence[str]) -> None:
@@ -92,7 +102,7 @@ def check_experiments(c: Checks, section: Experiments, uids: Sequence[str]) -> N
         c.require(not missing, key, f"missing keys {missing}")
         if unknown or missing:
             continue
-        _check_one(c, key, Experiment(name=str(name), **dict(values)))
+        _check_one(c, key, _read(str(name), values))
 
 
 def _check_one(c: Checks, key: str, e: Experiment) -> None:
@@ -125,6 +135,12 @@ def _check_one(c: Checks, key: str, e: Experiment) -> None:
     else:
         c.require(
             isinstance(e.model, str) and bool(e.model), f"{key}.model", "must name the TF Serving model"
+        )
+        known = set(spec(TFSERVING_REQUESTS).labels) & set(spec(TFSERVING_LATENCY).labels)
+        c.require(
+            e.arm_label in known,
+            f"{key}.arm_label",
+            f"must be a TF Serving label ({', '.join(sorted(known))})",
         )
     if e.proportion == "slow_ratio":
         ok = any(math.isclose(e.slow_threshold_seconds, b, rel_tol=1e-4) for b in TFSERVING_BOUNDS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -322,6 +323,8 @@ def test_the_cluster_label_is_kept_in_every_grouping(
         ({"proportion": "slow_ratio", "slow_threshold_seconds": 0.1}, "slow_threshold_seconds"),
         ({"planned_trials": {"control": 10}}, "planned_trials"),
         ({"colour": "red"}, "unknown keys"),
+        ({"arm_label": "destination_version"}, "arm_label"),
+        ({"control": 6}, "control"),
     ],
 )
 def test_a_bad_experiment_is_named_in_the_error(
@@ -349,3 +352,19 @@ def test_every_experiment_alert_has_a_runbook_section(example: BundleConfig) -> 
     guide = (docs / "experiments.md").read_text(encoding="utf-8")
     names = {a.name for g in experiments.groups(example) for a in g.alerts}
     assert names and all(f"\n## {name}\n" in f"\n{runbooks}" and name in guide for name in names)
+
+
+def test_an_unquoted_start_reads_as_the_same_time(
+    make_config: Callable[[dict[str, Any]], BundleConfig],
+) -> None:
+    quoted = experiments.groups(make_config(override(canary=CANARY)))
+    unquoted = {**CANARY, "start": datetime(1970, 1, 1, tzinfo=UTC)}
+    assert experiments.groups(make_config(override(canary=unquoted))) == quoted
+
+
+def test_higher_is_better_turns_the_guardrail_around(
+    make_config: Callable[[dict[str, Any]], BundleConfig],
+) -> None:
+    cfg = make_config(override(canary={**CANARY, "higher_is_better": True}))
+    worse = next(a for g in experiments.groups(cfg) for a in g.alerts if a.name.endswith("TreatmentWorse"))
+    assert worse.expr.startswith(f"(-{experiments.Z}")
