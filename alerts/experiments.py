@@ -34,6 +34,7 @@ BOUNDARY = "experiment:ab_guardrail_boundary:z"
 MDE = "experiment:ab_mde:ratio"
 POWERED = "experiment:ab_powered:bool"
 VERDICT = "experiment:ab_verdict:state"
+MIN_EXPECTED = 5
 VERDICTS = ("treatment_worse", "treatment_better", "no_difference", "underpowered")
 
 
@@ -145,7 +146,13 @@ def _records(cfg: BundleConfig, e: Experiment, src: _Sources) -> list[Rule]:
         Record(INFORMATION, information),
         Record(BOUNDARY, f"{stats.guardrail_constant(e.alpha)!r} / sqrt({INFORMATION}{sel} > 0)"),
         Record(MDE, f"{z_alpha + z_beta!r} * {STANDARD_ERROR}{sel}"),
-        Record(POWERED, f"{MDE}{sel} <= bool {e.min_effect!r}"),
+        # Powered also needs the normal approximation to hold: the smaller arm expects at least
+        # MIN_EXPECTED outcomes of the rarer kind (with none seen, the MDE is 0 and means nothing).
+        Record(
+            POWERED,
+            f"({MDE}{sel} <= bool {e.min_effect!r})\n* (\n  min by ({by}) ({TRIALS}{sel})\n"
+            f"  * (0.5 - abs({POOLED}{sel} - 0.5))\n  >= bool {MIN_EXPECTED}\n)",
+        ),
         Record(VERDICT, _verdict(e, sel, z_alpha)),
     ]
 
@@ -195,7 +202,8 @@ def _alerts(cfg: BundleConfig, e: Experiment, src: _Sources) -> list[Rule]:
         ),
         Alert(
             f"{prefix}Underpowered",
-            f"(\n  ({MDE}{sel} > {e.min_effect!r})\n  unless on ({by}) (abs({Z}{sel}) >= {z_alpha!r})\n)\n"
+            f"(\n  ({MDE}{sel} and on ({by}) ({POWERED}{sel} == 0))\n"
+            f"  unless on ({by}) (abs({Z}{sel}) >= {z_alpha!r})\n)\n"
             f"and on () (vector(time()) >= {end:.0f})",
             "warning",
             "An experiment reached its planned duration without the power to detect its minimum effect.",

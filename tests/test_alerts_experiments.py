@@ -261,6 +261,24 @@ def slow_case() -> dict[str, Any]:
     }
 
 
+def clean_case() -> dict[str, Any]:
+    """No errors in either arm: zero successes, and no power (the normal approximation needs outcomes)."""
+    exp = {"experiment": "clean"}
+    series = [
+        s for version in ("6", "7") for s in tf_arm(version, 100, 0, 0) if "INTERNAL" not in s["series"]
+    ]
+    return {
+        "interval": "1m",
+        "input_series": series,
+        "promql_expr_test": [
+            exact(experiments.SUCCESSES, 125, 0, **exp, arm="control"),
+            exact(experiments.MDE, 125, 0, **exp),
+            exact(experiments.POWERED, 125, 0, **exp),
+            exact(experiments.VERDICT, 125, 1, **exp, verdict="underpowered"),
+        ],
+    }
+
+
 @pytest.fixture
 def example(make_config: Callable[[dict[str, Any]], BundleConfig]) -> BundleConfig:
     return make_config(override(canary=CANARY, ranker=ISTIO))
@@ -268,7 +286,12 @@ def example(make_config: Callable[[dict[str, Any]], BundleConfig]) -> BundleConf
 
 @pytest.mark.parametrize(
     ("name", "definition", "case"),
-    [("canary", CANARY, canary_case), ("ranker", ISTIO, istio_case), ("slow", SLOW, slow_case)],
+    [
+        ("canary", CANARY, canary_case),
+        ("ranker", ISTIO, istio_case),
+        ("slow", SLOW, slow_case),
+        ("clean", CANARY, clean_case),
+    ],
 )
 def test_rules_pass_promtool_with_reference_statistics(
     make_config: Callable[[dict[str, Any]], BundleConfig],
