@@ -23,12 +23,12 @@ from statsmodels.stats.proportion import proportions_ztest
 from alerts import build, experiments
 from alerts.lint import lint
 from alerts.model import Record
-from alerts.render import plain
+from alerts.render import plain, prometheus_rule
 from bundle.config import BundleConfigError
 from bundle.output import dump_yaml
 from bundle.schema import BundleConfig
 from tests.experiments_example import CANARY, ISTIO, override, so_far
-from tests.fixtures_bundle import run_tool, tool
+from tests.fixtures_bundle import Validate, run_tool, tool
 
 JOB = (
     'job="mlobs-exporter", instance="10.0.0.1:9847", target="10.0.0.5:8501", namespace="serving", '
@@ -391,3 +391,11 @@ def test_higher_is_better_turns_the_guardrail_around(
     cfg = make_config(override(canary={**CANARY, "higher_is_better": True}))
     worse = next(a for g in experiments.groups(cfg) for a in g.alerts if a.name.endswith("TreatmentWorse"))
     assert worse.expr.startswith(f"(-{experiments.Z}")
+
+
+def test_experiment_groups_are_valid_prometheusrule_groups(
+    example: BundleConfig, validate_prometheusrule: Validate
+) -> None:
+    obj = prometheus_rule(build(example), example)
+    assert validate_prometheusrule(obj) == []
+    assert {g["name"]: g.get("interval") for g in obj["spec"]["groups"]}["mlobs-experiment-canary"] == "1m"
