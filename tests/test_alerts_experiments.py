@@ -399,3 +399,15 @@ def test_experiment_groups_are_valid_prometheusrule_groups(
     obj = prometheus_rule(build(example), example)
     assert validate_prometheusrule(obj) == []
     assert {g["name"]: g.get("interval") for g in obj["spec"]["groups"]}["mlobs-experiment-canary"] == "1m"
+
+
+def test_the_documented_example_is_a_valid_config(
+    make_config: Callable[[dict[str, Any]], BundleConfig],
+) -> None:
+    guide = (Path(__file__).parent.parent / "docs" / "experiments.md").read_text(encoding="utf-8")
+    example = yaml.safe_load(re.search(r"```yaml\n(.*?)```", guide, re.DOTALL).group(1))  # type: ignore[union-attr]
+    cfg = make_config(example)
+    assert [g.name for g in experiments.groups(cfg)] == [
+        "mlobs-experiment-ranker-ab",
+        "mlobs-experiment-resnet-v7",
+    ]
