@@ -35,6 +35,7 @@ MDE = "experiment:ab_mde:ratio"
 POWERED = "experiment:ab_powered:bool"
 VERDICT = "experiment:ab_verdict:state"
 MIN_EXPECTED = 5
+# The verdict's values, in the order the dashboard numbers them (1-4; 0 while running).
 VERDICTS = ("treatment_worse", "treatment_better", "no_difference", "underpowered")
 
 
@@ -166,14 +167,15 @@ def _verdict(e: Experiment, sel: str, z_alpha: float) -> str:
     done = f"{INFORMATION}{sel} >= 1"
     z, c = f"{Z}{sel}", f"{z_alpha!r}"
     significant = f"abs({z}) >= {c}"
-    cases = {
-        "treatment_worse": f"({_worse(e, z, c)}) and ({done})",
-        "treatment_better": f"({_worse(e, f'(-{z})', c)}) and ({done})",
-        "no_difference": f"({POWERED}{sel} == 1 and ({done})) unless ({significant})",
-        "underpowered": f"({POWERED}{sel} == 0 and ({done})) unless ({significant})",
-    }
+    conditions = (
+        f"({_worse(e, z, c)}) and ({done})",
+        f"({_worse(e, f'(-{z})', c)}) and ({done})",
+        f"({POWERED}{sel} == 1 and ({done})) unless ({significant})",
+        f"({POWERED}{sel} == 0 and ({done})) unless ({significant})",
+    )
     return "\nor\n".join(
-        f'label_replace(({cond}) * 0 + 1, "verdict", "{name}", "", "")' for name, cond in cases.items()
+        f'label_replace(({cond}) * 0 + 1, "verdict", "{name}", "", "")'
+        for name, cond in zip(VERDICTS, conditions, strict=True)
     )
 
 

@@ -14,7 +14,7 @@ from dashboards.style import Panel, Query, Section, dashboard, query_variable, s
 
 CI_LEVEL = 0.95
 # The verdict as a number, so one state timeline colours it; 0 while the experiment runs.
-VERDICT_CODES = {"treatment_worse": 1, "treatment_better": 2, "no_difference": 3, "underpowered": 4}
+VERDICT_CODES = {name: code for code, name in enumerate(rec.VERDICTS, start=1)}
 VERDICT_TEXT = {
     "0": ("running", "text"),
     "1": ("treatment worse", "red"),
