@@ -23,6 +23,7 @@ FREE_FORM = frozenset(
         "drift.metrics",
         "quality.metrics",
         "training.experiments",
+        "experiments.definitions",
     }
 )
 

@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 from bundle import checks_models
 from bundle.checks import CAMEL, DNS_LABEL, DNS_SUBDOMAIN, LABEL_NAME, Checks
 from bundle.checks import duration_seconds as duration_seconds
+from bundle.checks_experiments import check_experiments
 from bundle.checks_serving import check_serving
 from bundle.config import BundleConfigError, load
-from bundle.sections import Drift, Exporters, Models, Quality, Registry, Serving, Slo, Training
+from bundle.sections import Drift, Experiments, Exporters, Models, Quality, Registry, Serving, Slo, Training
 from exporter.sources.nvml_types import CLOCK_EVENT_REASONS
 
 # A device plugin resource name (domain/name) or a shell pattern of them, as --attribution.resource takes.
@@ -120,6 +121,7 @@ class BundleConfig:
     training: Training
     registry: Registry
     exporters: Exporters
+    experiments: Experiments
 
 
 S = TypeVar("S")
@@ -152,6 +154,7 @@ def from_dict(data: Mapping[str, Any]) -> BundleConfig:
         training=_section(Training, data["training"]),
         registry=_section(Registry, data["registry"]),
         exporters=_section(Exporters, data["exporters"]),
+        experiments=_section(Experiments, data["experiments"]),
     )
 
 
@@ -226,6 +229,7 @@ def check(cfg: BundleConfig) -> list[str]:
     )
     c.k8s_labels("dashboards.configmap_labels", d.configmap_labels)
     checks_models.check(c, cfg)
+    check_experiments(c, cfg.experiments, uids=[getattr(d, key) for key in uids])
     return c.problems
 
 

@@ -124,3 +124,10 @@ class Autoscaling:
     example_target_ratio: float
     example_min_replicas: int
     example_max_replicas: int
+
+
+@dataclass(frozen=True)
+class Experiments:
+    dashboard_uid: str
+    evaluation_interval: str
+    definitions: Mapping[str, Mapping[str, Any]]

@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from bundle.schema import BundleConfig
-from dashboards import gpu_fleet, gpu_node, models, overview, serving
+from dashboards import experiments, gpu_fleet, gpu_node, models, overview, serving
 
-# One module per dashboard, each with `build(cfg) -> dict` (Grafana's JSON model).
-DASHBOARDS = (overview, serving, models, gpu_fleet, gpu_node)
+# One module per dashboard, each with `build(cfg) -> dict` (Grafana's JSON model) and optionally
+# `wanted(cfg) -> bool` when the config may leave it out.
+DASHBOARDS = (overview, serving, models, gpu_fleet, gpu_node, experiments)
 
 
 def build(cfg: BundleConfig) -> list[dict[str, Any]]:
-    return [module.build(cfg) for module in DASHBOARDS]
+    return [module.build(cfg) for module in DASHBOARDS if getattr(module, "wanted", lambda _: True)(cfg)]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from alerts import build
 from bundle.schema import BundleConfig
+from tests.experiments_example import CANARY, ISTIO, override
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
@@ -30,6 +33,12 @@ def sections() -> dict[str, str]:
 
 def alert_names(cfg: BundleConfig) -> list[str]:
     return [alert.name for group in build(cfg) for alert in group.alerts]
+
+
+@pytest.fixture
+def bundle_config(make_config: Callable[[dict[str, Any]], BundleConfig]) -> BundleConfig:
+    """The defaults plus one experiment of each kind, so the experiment alerts are there too."""
+    return make_config(override(canary=CANARY, istio=ISTIO))
 
 
 def test_every_alert_has_exactly_one_section(bundle_config: BundleConfig) -> None:
