@@ -29,8 +29,9 @@ from benchmarks.fleet.shape import (
     served_version,
     serving_pod,
 )
-from exporter.simulators.tfserving_format import LATENCY_BOUNDS
+from exporter.simulators.tfserving_format import LATENCY_BOUNDS, six_digits
 from exporter.sources.mlflow_stats import DURATION_BUCKETS
+from exporter.sources.tfserving_histograms import le_seconds
 
 Values = float | Sequence[float | None]  # a constant, or one value (None: absent) per sample time
 GPU_JOB = "mlobs-exporter"
@@ -58,8 +59,8 @@ TARGET_ERROR_REASONS = (
     "dropped_lines",
 )
 PAGE_DROP_REASONS = ("malformed", "too_long", "invalid_value", "invalid_histogram", "duplicate")
-# The exporter's `le` of TF Serving's latency buckets: the page's six digits in microseconds, / 1e6.
-LATENCY_LE = (*(repr(float(f"{b:.6g}") / 1e6) for b in LATENCY_BOUNDS), "+Inf")
+# The exporter's `le` of TF Serving's latency buckets: the page's six digits in microseconds, in seconds.
+LATENCY_LE = (*(le_seconds(six_digits(b))[0] for b in LATENCY_BOUNDS), "+Inf")
 MLFLOW_LE = (*(repr(b) for b in DURATION_BUCKETS), "+Inf")
 MLFLOW_ENDPOINTS = ("registered-models/search", "model-versions/search", "runs/search", "experiments/search")
 MLFLOW_SECTIONS = ("registry", "baseline", "training", "monitoring")

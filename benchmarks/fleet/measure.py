@@ -4,7 +4,7 @@ dashboard panel's query time over the dashboard's range and over 7 days."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,13 +60,6 @@ class PanelQuery:
     expr: str
 
 
-def dashboard_queries(boards: list[dict[str, Any]], values: Mapping[str, str]) -> Iterator[PanelQuery]:
-    """Every panel's query (variables too), its variables set to All except those in `values`."""
-    for board in boards:
-        for title, expr in panel_queries(board):
-            yield PanelQuery(str(board["uid"]), title, substitute(expr, {**all_values(board), **values}))
-
-
 @dataclass(frozen=True)
 class QueryTime:
     query: PanelQuery
@@ -79,7 +72,6 @@ class QueryTime:
 def time_queries(
     engine: Engine,
     boards: list[dict[str, Any]],
-    cfg: BundleConfig,
     values: Mapping[str, str],
     range_seconds: int,
     scrape_interval: int,
