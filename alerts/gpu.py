@@ -162,7 +162,9 @@ def groups(cfg: BundleConfig) -> list[Group]:
 
 def _fake_data(cfg: BundleConfig, m: Metrics, prefix: str, node: str) -> Alert:
     """Simulated GPUs in a real Prometheus would skew every capacity and efficiency figure."""
-    keep = ", ".join(sorted({cfg.naming.job_label, "instance", cfg.naming.node_label}))
+    # The cluster label too: in a global view two clusters' exporters may share a node name and address.
+    kept = {cfg.naming.job_label, "instance", cfg.naming.node_label, cfg.naming.cluster_label} - {""}
+    keep = ", ".join(sorted(kept))
     return Alert(
         f"{prefix}FakeData",
         f"group by ({keep}) ({m('nvidia_gpu_info', backend='fake')})",
