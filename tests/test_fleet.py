@@ -174,9 +174,7 @@ def test_a_global_view_raises_the_alerts_and_answers_of_each_cluster_alone(
 ) -> None:
     cfg = make_config({"naming": {"cluster_label": "cluster"}})
     now = int(time.time())
-    fleet = Fleet(
-        clusters=3, nodes=8, models=10, history=max(3600, stack.longest_window(cfg)), step=60, end=now + 900
-    )
+    fleet = Fleet(clusters=3, nodes=8, models=10, history=3600 + 900, step=60, end=now + 900)
     with stack.running(fleet, Faults(since=now - 300), cfg, tmp_path) as running:
         running.wait_evaluated(times=3, seconds=180)
         only_prometheus, only_vmalert = compare.alert_difference(
