@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from alerts import gpu
+from alerts import gpu, panels
 from alerts.links import with_links
 from alerts.model import Group
 from bundle.schema import BundleConfig
 
 # One module per area, each with `groups(cfg) -> list[Group]`.
-AREAS = (gpu,)
+AREAS = (gpu, panels)
 
 
 def build(cfg: BundleConfig) -> list[Group]:

@@ -52,7 +52,11 @@ def test_every_gpu_alert_is_tested_firing_and_silent(bundle_config: BundleConfig
 
 
 def test_every_recording_rule_is_tested(bundle_config: BundleConfig) -> None:
-    cases = yaml.safe_load((RULE_TESTS / "gpu-test.yaml").read_text(encoding="utf-8"))["tests"]
+    cases = [
+        case
+        for path in sorted(RULE_TESTS.glob("*-test.yaml"))
+        for case in yaml.safe_load(path.read_text(encoding="utf-8"))["tests"]
+    ]
     tested = {check["expr"] for case in cases for check in case.get("promql_expr_test", [])}
     records = {
         r["record"] for g in plain(build(bundle_config))["groups"] for r in g["rules"] if "record" in r
