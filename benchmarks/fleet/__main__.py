@@ -95,8 +95,8 @@ def run_size(cfg: BundleConfig, args: argparse.Namespace, nodes: int, folder: Pa
                     where = f"{t.query.dashboard} / {t.query.title}"
                     print(f"    {_mark(t.seconds)}  {where} ({t.series} series){t.error}")
         print(
-            f"memory: prometheus {measure.resident_mib(prometheus):.0f} MiB, "
-            f"victoria-metrics {measure.resident_mib(running.vm):.0f} MiB",
+            f"peak memory: prometheus {measure.peak_resident_mib(prometheus):.0f} MiB, "
+            f"victoria-metrics {measure.peak_resident_mib(running.vm):.0f} MiB",
             flush=True,
         )
 
