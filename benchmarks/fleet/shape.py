@@ -13,7 +13,6 @@ BUDGET_PER_GPU = 40  # GPU collector (36 on an H100 without MIG) + attribution o
 BUDGET_PER_NODE = 20  # the node's own series (NVML, build info, collectors' success and duration, discovery)
 BUDGET_PER_SERVED_VERSION = 80  # per TF Serving pod and model version: requests, two histograms, states
 BUDGET_PER_SERVING_POD = 20  # per TF Serving pod: graph runs, target health and error counters
-BUDGET_PER_REGISTRY_VERSION = 16  # MLflow series per model version (info, drift, quality, baseline)
 
 
 @dataclass(frozen=True)
