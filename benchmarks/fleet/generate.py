@@ -31,34 +31,17 @@ from benchmarks.fleet.shape import (
 )
 from exporter.simulators.tfserving_format import LATENCY_BOUNDS, six_digits
 from exporter.sources.mlflow_stats import DURATION_BUCKETS
-from exporter.sources.tfserving_histograms import le_seconds
+from exporter.sources.nvml_types import CLOCK_EVENT_REASONS
+from exporter.sources.tfserving import REASONS
+from exporter.sources.tfserving_histograms import DROP_REASONS, le_seconds
 
 Values = float | Sequence[float | None]  # a constant, or one value (None: absent) per sample time
 GPU_JOB = "mlobs-exporter"
 CLUSTER_JOB = "mlobs-exporter-cluster"
-CLOCK_REASONS = (
-    "gpu_idle",
-    "applications_clocks",
-    "sw_power_cap",
-    "hw_slowdown",
-    "sync_boost",
-    "sw_thermal",
-    "hw_thermal",
-    "hw_power_brake",
-    "display_clock",
-)
-TARGET_ERROR_REASONS = (
-    "timeout",
-    "connection",
-    "http_status",
-    "too_large",
-    "truncated",
-    "invalid_body",
-    "model_not_found",
-    "no_request_data",
-    "dropped_lines",
-)
-PAGE_DROP_REASONS = ("malformed", "too_long", "invalid_value", "invalid_histogram", "duplicate")
+# The exporter's own vocabularies of the labels that take fixed values.
+CLOCK_REASONS = tuple(name for name, _ in CLOCK_EVENT_REASONS)
+TARGET_ERROR_REASONS = REASONS
+PAGE_DROP_REASONS = DROP_REASONS
 # The exporter's `le` of TF Serving's latency buckets: the page's six digits in microseconds, in seconds.
 LATENCY_LE = (*(le_seconds(six_digits(b))[0] for b in LATENCY_BOUNDS), "+Inf")
 MLFLOW_LE = (*(repr(b) for b in DURATION_BUCKETS), "+Inf")
