@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 import dashboards
-from benchmarks.fleet import measure, stack
+from benchmarks.fleet import compare, measure, stack
 from benchmarks.fleet.engines import EVALUATION_INTERVAL
 from benchmarks.fleet.generate import ClusterHistory
 from benchmarks.fleet.shape import Faults, Fleet
@@ -94,6 +94,18 @@ def run_size(cfg: BundleConfig, args: argparse.Namespace, nodes: int, folder: Pa
                 for t in timed[: args.slowest]:
                     where = f"{t.query.dashboard} / {t.query.title}"
                     print(f"    {_mark(t.seconds)}  {where} ({t.series} series){t.error}")
+        only_prometheus, only_vmalert = compare.alert_difference(running.prometheus, running.vmalert, label)
+        compared, mismatches = compare.answer_mismatches(
+            boards, running.prometheus, running.vm, label, time.time()
+        )
+        unknown = [m for m in mismatches if not m.known]
+        print(
+            f"global view: alerts only in Prometheus {len(only_prometheus)}, "
+            f"only in vmalert {len(only_vmalert)}; "
+            f"answers compared {compared}, differing {len(unknown)} (+{len(mismatches) - len(unknown)} known)"
+        )
+        for m in unknown[: args.slowest]:
+            print(f"    {m.dashboard} / {m.title} ({m.cluster}): {m.detail}")
         print(
             f"peak memory: prometheus {measure.peak_resident_mib(prometheus):.0f} MiB, "
             f"victoria-metrics {measure.peak_resident_mib(running.vm):.0f} MiB",
