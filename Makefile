@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
 
-.PHONY: all bootstrap run test fuzz lint typecheck generate docs bench clean image demo
+.PHONY: all bootstrap run test fuzz lint typecheck generate docs bench bench-fleet clean image demo
 
 all: lint test
 
@@ -37,6 +37,11 @@ docs: bootstrap
 
 bench: bootstrap
 	$(PY) -m benchmarks $(ARGS)
+
+## make bench-fleet: rules and dashboards on a synthetic 100/300/1,000-node fleet in Prometheus and VictoriaMetrics
+## (docs/scale.md; ARGS="--nodes 100" for one size).
+bench-fleet: bootstrap
+	$(PY) -m benchmarks.fleet $(ARGS)
 
 ## make demo: the local stack (simulated GPUs and TF Serving, MLflow, Prometheus, Alertmanager) with fault switches.
 demo: bootstrap

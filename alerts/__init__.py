@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from alerts import experiments, exporters, gpu, models, registry, serving, slo, training
+from alerts import experiments, exporters, gpu, models, panels, registry, serving, slo, training
 from alerts.boundary import Boundary
 from alerts.links import with_links
 from alerts.model import Group
@@ -12,7 +12,7 @@ from bundle.schema import BundleConfig
 
 # One module per area, each with `groups(cfg) -> list[Group]` and, where its thresholds come from the config,
 # `boundaries(cfg) -> list[Boundary]` (alerts/boundary.py) for the config-derived promtool cases.
-AREAS = (gpu, serving, slo, models, training, registry, exporters, experiments)
+AREAS = (gpu, serving, slo, models, training, registry, exporters, experiments, panels)
 
 
 def boundaries(cfg: BundleConfig) -> list[Boundary]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from alerts import panels as records
 from bundle.promql import Re
 from bundle.schema import BundleConfig
 from dashboards import gpu
-from dashboards.scope import Scoped, board, cluster_variables
+from dashboards.scope import Scoped, board, cluster_variables, grouping, selector
 from dashboards.style import (
     Query,
     Section,
@@ -121,7 +122,6 @@ def summary(cfg: BundleConfig) -> Section:
 def by_node_and_model(cfg: BundleConfig) -> Section:
     q = FleetQueries(cfg)
     node = q.node
-    with_model = f"* on ({q.m.by('nvidia_gpu_info', 'uuid')}) group_left (name)\n{q('nvidia_gpu_info')}"
     return Section(
         "By node and GPU model",
         (
@@ -145,9 +145,9 @@ def by_node_and_model(cfg: BundleConfig) -> Section:
             ratio_panel(
                 "Busy ratio by node and GPU model",
                 "Average busy share per node and GPU model, against the target band.",
+                # Recorded (alerts/panels.py): joining every GPU with its model took seconds on a fleet.
                 Query(
-                    f"avg by ({q.m.by('nvidia_gpu_info', node, 'name')}) (\n{q.busy()}\n{with_model}\n)",
-                    f"{{{{{node}}}}} {{{{name}}}}",
+                    selector(cfg, records.node_busy_record(cfg), **q.scope), f"{{{{{node}}}}} {{{{name}}}}"
                 ),
                 gpu.band(cfg),
             ),
@@ -225,17 +225,16 @@ def health(cfg: BundleConfig) -> Section:
         ),
     ]
     if cfg.attribution.enabled:
-        holders = f"group by ({q.m.by(ALLOCATION, 'uuid', 'namespace')}) ({q(ALLOCATION)})"
-        energy = rate(q("nvidia_gpu_energy_joules_total"))
         panels.append(
             timeseries(
                 "Power by namespace",
                 "Average power of the GPUs allocated to each namespace, from their energy counters. A GPU "
                 "shared by several namespaces counts whole in each.",
                 "watt",
+                # Recorded (alerts/panels.py) per node: the join of every GPU with its holders took seconds.
                 Query(
-                    f"sum by ({q.m.by(ALLOCATION, 'namespace')}) (\n{holders}\n"
-                    f"* on ({q.m.by(ALLOCATION, 'uuid')}) group_left ()\n{energy}\n)",
+                    f"sum by ({grouping(cfg, 'namespace')}) "
+                    f"({selector(cfg, records.namespace_power_record(cfg), **q.scope)})",
                     "{{namespace}}",
                 ),
                 width=24,

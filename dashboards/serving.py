@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts import records
+from alerts import panels, records
 from bundle.promql import Re
 from bundle.schema import BundleConfig
 from dashboards import serving_health
@@ -107,9 +107,7 @@ def latency(cfg: BundleConfig) -> Section:
     target = cfg.serving.latency_p95_target_seconds
     duration = "tfserving_request_duration_seconds"
     buckets = q.m.histogram(duration, "bucket", **q.models(versions=True))
-    runtime = q.m.histogram("tfserving_runtime_duration_seconds", "bucket", **q.models(versions=True))
     queuing = q.m.histogram("tfserving_batch_queuing_duration_seconds", "bucket", namespace=Re("$namespace"))
-    by_runtime = q.by("tfserving_runtime_duration_seconds", "runtime", "le")
     by_pool = q.m.by("tfserving_batch_queuing_duration_seconds", "namespace", "pod", "thread_pool", "le")
     return Section(
         "Latency",
@@ -154,13 +152,11 @@ def latency(cfg: BundleConfig) -> Section:
             ),
             timeseries(
                 "Model runtime P95",
-                "95th percentile of the time spent in the model runtime per request, by runtime (TF1, TFRT): "
-                "the part of the latency the model itself costs.",
+                "95th percentile of the time spent in the model runtime per request, per version and runtime "
+                "(TF1, TFRT): the part of the latency the model itself costs.",
                 "s",
-                Query(
-                    f"histogram_quantile(0.95, sum by ({by_runtime}) ({rate(runtime)}))",
-                    f"{MODEL} {{{{runtime}}}}",
-                ),
+                # Recorded: from raw buckets this was the slowest panel of a fleet (docs/scale.md).
+                Query(q.record(panels.runtime_p95_record(cfg), versions=True), f"{VERSION} {{{{runtime}}}}"),
                 width=8,
             ),
             timeseries(

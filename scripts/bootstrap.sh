@@ -30,6 +30,8 @@ if [ "$need_tools" = 1 ]; then
   missing=()
   for tool in promtool prometheus; do command -v "$tool" >/dev/null 2>&1 || missing+=(prometheus); done
   for tool in amtool prometheus-alertmanager; do command -v "$tool" >/dev/null 2>&1 || missing+=(prometheus-alertmanager); done
+  # The fleet test and bench compare Prometheus with VictoriaMetrics and vmalert (the global view).
+  for tool in victoria-metrics vmalert; do command -v "$tool" >/dev/null 2>&1 || missing+=(victoria-metrics); done
   if [ ${#missing[@]} -gt 0 ]; then
     pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -47,18 +47,22 @@ def test_every_gpu_alert_is_tested_firing_and_silent(bundle_config: BundleConfig
     for case in cases:
         for check in case.get("alert_rule_test", []):
             (firing if check["exp_alerts"] else silent).add(check["alertname"])
-    alerts = {a.name for group in build(bundle_config) if group.name == GROUP for a in group.alerts}
+    alerts = {a.name for group in build(bundle_config) if group.name.startswith(GROUP) for a in group.alerts}
     assert alerts - firing == set(), "alerts never tested firing"
     assert alerts - silent == set(), "alerts never tested silent"
 
 
 def test_every_recording_rule_is_tested(bundle_config: BundleConfig) -> None:
-    cases = yaml.safe_load((RULE_TESTS / "gpu-test.yaml").read_text(encoding="utf-8"))["tests"]
+    cases = [
+        case
+        for path in sorted(RULE_TESTS.glob("*-test.yaml"))
+        for case in yaml.safe_load(path.read_text(encoding="utf-8"))["tests"]
+    ]
     tested = {check["expr"] for case in cases for check in case.get("promql_expr_test", [])}
     records = {
         r["record"]
         for g in plain(build(bundle_config))["groups"]
-        if g["name"] == GROUP
+        if g["name"].startswith(GROUP)
         for r in g["rules"]
         if "record" in r
     }

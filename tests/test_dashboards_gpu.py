@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from alerts import panels as panel_records
 from bundle.promql import UnknownMetricError
 from bundle.schema import BundleConfig
 from dashboards import gpu_fleet, gpu_node
@@ -183,8 +184,19 @@ def test_fleet_health_reads_the_alerts_keys(make_config: Callable[[dict[str, Any
     assert 'error_type="uncorrected", counter="volatile"' in ecc
 
 
-def test_energy_by_namespace_joins_the_allocations_on_uuid(fleet: dict[str, Any]) -> None:
+def test_energy_by_namespace_sums_a_recorded_join_of_the_allocations_on_uuid(
+    fleet: dict[str, Any], bundle_config: BundleConfig
+) -> None:
     (power,) = exprs(by_title(fleet)["Power by namespace"])
-    assert power.startswith("sum by (namespace) (") and "* on (uuid) group_left ()" in power
-    assert "rate(nvidia_gpu_energy_joules_total{" in power
+    record = panel_records.namespace_power_record(bundle_config)
+    assert power.startswith(f"sum by (namespace) ({record}{{")
+    (joined,) = [
+        r
+        for g in panel_records.gpu_groups(bundle_config)
+        for r in g.rules
+        if getattr(r, "record", "") == record
+    ]
+    assert (
+        "* on (uuid) group_left ()" in joined.expr and "rate(nvidia_gpu_energy_joules_total{" in joined.expr
+    )
     assert lint(fleet) == []

@@ -1,0 +1,74 @@
+"""Recording rules for dashboard panels that are too slow on raw series at fleet scale (docs/scale.md).
+
+A panel that computes a quantile from every pod's buckets on every refresh costs its whole range of raw
+samples each time; recorded once per evaluation, the same panel reads a few series. Each record keeps the
+cluster label (naming.cluster_label) beside the labels the panel shows.
+"""
+
+from __future__ import annotations
+
+from alerts.model import Group, Record
+from bundle.promql import Metrics
+from bundle.schema import BundleConfig
+
+GROUP = "mlobs-panel-records"
+GPU_GROUP = "mlobs-gpu-panel-records"
+RUNTIME = "tfserving_runtime_duration_seconds"
+ALLOCATION = "nvidia_gpu_allocation_info"
+
+
+def runtime_p95_record(cfg: BundleConfig) -> str:
+    """Per model version and runtime: P95 of the time spent in the model runtime per request."""
+    return f"model_version:{RUNTIME}:p95_rate{cfg.serving.rate_window}"
+
+
+def node_busy_record(cfg: BundleConfig) -> str:
+    """Per node and GPU model: the average busy ratio of its GPUs."""
+    return f"node:nvidia_gpu_busy:avg_ratio_rate{cfg.gpu.rate_window}"
+
+
+def namespace_power_record(cfg: BundleConfig) -> str:
+    """Per node and namespace: watts of the GPUs allocated to the namespace (each shared GPU whole)."""
+    return f"node_namespace:nvidia_gpu_power_watts:sum_rate{cfg.gpu.rate_window}"
+
+
+def gpu_groups(cfg: BundleConfig) -> list[Group]:
+    """Fleet-wide joins of every GPU with its identity or its holders, which the GPU fleet dashboard draws."""
+    n, window = cfg.naming, cfg.gpu.rate_window
+    cluster = (n.cluster_label,) if n.cluster_label else ()
+    m = Metrics(n.job_label, cfg.exporter.gpu_job, frozenset({n.job_label, n.node_label, *cluster}))
+    on_gpu = m.by("nvidia_gpu_info", *cluster, "uuid")
+    rules = [
+        Record(
+            node_busy_record(cfg),
+            f"avg by ({m.by('nvidia_gpu_info', *cluster, n.node_label, 'name')}) (\n"
+            f"rate({m('nvidia_gpu_busy_seconds_total')}[{window}])\n"
+            f"* on ({on_gpu}) group_left (name)\n{m('nvidia_gpu_info')}\n)",
+        )
+    ]
+    if cfg.attribution.enabled:
+        holders = (
+            f"group by ({m.by(ALLOCATION, *cluster, n.node_label, 'uuid', 'namespace')}) ({m(ALLOCATION)})"
+        )
+        rules.append(
+            Record(
+                namespace_power_record(cfg),
+                f"sum by ({m.by(ALLOCATION, *cluster, n.node_label, 'namespace')}) (\n{holders}\n"
+                f"* on ({on_gpu}) group_left ()\nrate({m('nvidia_gpu_energy_joules_total')}[{window}])\n)",
+            )
+        )
+    return [Group(GPU_GROUP, tuple(rules), dashboard_uid=cfg.dashboards.gpu_fleet_uid)]
+
+
+def groups(cfg: BundleConfig) -> list[Group]:
+    n = cfg.naming
+    cluster = (n.cluster_label,) if n.cluster_label else ()
+    m = Metrics(n.job_label, cfg.serving.job, frozenset({n.job_label, n.node_label, *cluster}))
+    selector = m(RUNTIME)
+    buckets = f"{RUNTIME}_bucket{selector[len(RUNTIME) :]}"
+    by = m.by(RUNTIME, *cluster, "namespace", "model", "version", "runtime")
+    runtime_p95 = Record(
+        runtime_p95_record(cfg),
+        f"histogram_quantile(0.95, sum by ({by}, le) (rate({buckets}[{cfg.serving.rate_window}])))",
+    )
+    return [Group(GROUP, (runtime_p95,), dashboard_uid=cfg.dashboards.serving_uid), *gpu_groups(cfg)]

@@ -1,0 +1,104 @@
+"""What the bundle costs on a fleet: each rule group's evaluation time on both engines, their memory, and each
+dashboard panel's query time over the dashboard's range and over 7 days."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.fleet.engines import Engine
+from bundle.schema import BundleConfig, duration_seconds
+from dashboards.queries import all_values, panel_queries, substitute
+
+# Grafana asks for about this many points per series (a panel's width in pixels).
+POINTS = 1000
+RANGE_7D = 7 * 86400
+
+
+def rule_group_seconds(engine: Engine) -> dict[str, float]:
+    """Each rule group's last evaluation time (Prometheus), or the slowest of its recent ones (vmalert)."""
+    out: dict[str, float] = {}
+    for name, labels, value in engine.own_metrics():
+        if name == "prometheus_rule_group_last_duration_seconds":
+            out[labels["rule_group"].rsplit(";", 1)[-1]] = value
+        elif name == "vmalert_iteration_duration_seconds" and labels.get("quantile") == "1":
+            out[labels["group"]] = value
+    return out
+
+
+def slowest_rule_groups(engine: Engine, evaluations: int, interval: float) -> dict[str, float]:
+    """The slowest of `evaluations` consecutive evaluations of each group."""
+    slowest: dict[str, float] = {}
+    for _ in range(evaluations):
+        for group, seconds in rule_group_seconds(engine).items():
+            slowest[group] = max(seconds, slowest.get(group, 0.0))
+        time.sleep(interval)
+    return slowest
+
+
+def peak_resident_mib(engine: Engine) -> float:
+    """The engine process's peak resident memory (VmHWM), blocks loading and queries included."""
+    with open(f"/proc/{engine.process.pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def step_for(range_seconds: int) -> int:
+    """Grafana's step for a range: range / points, at least 15 s, rounded up to whole 15 s."""
+    return max(15, -(-range_seconds // POINTS // 15) * 15)
+
+
+def rate_interval(step: int, scrape_interval: int) -> str:
+    """Grafana's $__rate_interval: max(4 scrape intervals, step + 1 scrape interval)."""
+    return f"{max(4 * scrape_interval, step + scrape_interval)}s"
+
+
+@dataclass(frozen=True)
+class PanelQuery:
+    dashboard: str
+    title: str
+    expr: str
+
+
+@dataclass(frozen=True)
+class QueryTime:
+    query: PanelQuery
+    range_seconds: int
+    seconds: float
+    series: int
+    error: str = ""
+
+
+def time_queries(
+    engine: Engine,
+    boards: list[dict[str, Any]],
+    values: Mapping[str, str],
+    range_seconds: int,
+    scrape_interval: int,
+) -> list[QueryTime]:
+    """Each panel query as Grafana sends it over `range_seconds` ending now, timed one after the other."""
+    step = step_for(range_seconds)
+    interval = rate_interval(step, scrape_interval)
+    out = []
+    for board in boards:
+        for title, expr in panel_queries(board):
+            query = PanelQuery(str(board["uid"]), title, expr)
+            text = substitute(expr, {**all_values(board), **values}, rate_interval=interval)
+            end = time.time()
+            start = time.perf_counter()
+            try:
+                series = engine.query_range(text, end - range_seconds, end, step)
+                error = ""
+            except RuntimeError as exc:
+                series, error = 0, str(exc).splitlines()[0]
+            out.append(QueryTime(query, range_seconds, time.perf_counter() - start, series, error))
+    return out
+
+
+def dashboard_range(cfg: BundleConfig) -> int:
+    """Seconds of the dashboards' default time range (dashboards.time_from, `now-6h`)."""
+    return int(duration_seconds(cfg.dashboards.time_from.removeprefix("now-")))
