@@ -7,19 +7,17 @@ import http.client
 import shutil
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import bcrypt
 import pytest
 
+from exporter.http_server import HttpServer, listen
+from exporter.http_wire import Request, Response
 from exporter.webconfig_auth import BasicAuthenticator
 from exporter.webconfig_reload import WebConfigFile, protect
-from exporter.webconfig_tls import TLSConnectionsMixin
 from tests.webconfig_certs import Authority, Issued
 
 PASSWORD = "s3cret"
@@ -27,35 +25,22 @@ PASSWORD = "s3cret"
 HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
 
 
-class _Server(TLSConnectionsMixin, ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-def _hello(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"mlobs_up 1\n"]
+def _hello(request: Request) -> Response:
+    return Response(200, (("Content-Type", "text/plain"),), b"mlobs_up 1\n")
 
 
 class Running:
     def __init__(self, config: Path) -> None:
         self.web = WebConfigFile(config)
         self.auth = BasicAuthenticator()
-        self.server = make_server(
-            "127.0.0.1", 0, protect(_hello, self.web, self.auth), server_class=_Server, handler_class=_Quiet
-        )
-        self.server.tls_context = self.web.tls_context  # type: ignore[attr-defined]
-        self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        tls_context = self.web.tls_context if self.web.tls_enabled else None
+        app = protect(_hello, self.web, self.auth)
+        self.server = HttpServer(listen("127.0.0.1", 0), app, tls_context=tls_context)
+        self.port = self.server.port
+        self.server.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 @pytest.fixture(scope="module")
