@@ -44,7 +44,8 @@ def ssl_context(tls: TlsServerConfig) -> ssl.SSLContext:
         context.load_verify_locations(cafile=tls.client_ca_file)
     if tls.cipher_suites:
         context.set_ciphers(":".join(CIPHER_SUITES[s] for s in tls.cipher_suites))
-    context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+    # No renegotiation: the server's reader thread must never have to write in the middle of reading a head.
+    context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_RENEGOTIATION
     return context
 
 
