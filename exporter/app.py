@@ -14,6 +14,7 @@ from exporter.http_server import HttpServer, ServerLimits, listen
 from exporter.plugin import BuildContext, Plugin
 from exporter.settings import Settings
 from exporter.textsafe import safe_message
+from exporter.webconfig_reload import protect
 
 
 class StartError(Exception):
@@ -78,4 +79,10 @@ def build_exporter(
         listener.close()
         raise
     limits = ServerLimits(max_requests=settings.max_requests)
-    return Exporter(root=root, server=HttpServer(listener, make_app(root, settings.telemetry_path), limits))
+    app = make_app(root, settings.telemetry_path)
+    web = settings.web_config
+    if web is None:
+        return Exporter(root=root, server=HttpServer(listener, app, limits))
+    tls_context = web.tls_context if web.tls_enabled else None
+    server = HttpServer(listener, protect(app, web), limits, tls_context=tls_context)
+    return Exporter(root=root, server=server)

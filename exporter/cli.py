@@ -70,7 +70,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if ":" in shown_host:
         shown_host = f"[{shown_host}]"
     log.info(
-        "listening; scrape http://%s:%d%s (collectors: %s)",
+        "listening; scrape %s://%s:%d%s (collectors: %s)",
+        "https" if settings.web_config and settings.web_config.tls_enabled else "http",
         shown_host,
         exporter.port,
         settings.telemetry_path,

@@ -5,6 +5,10 @@ pin a thread and its memory for as long as the client liked. Here a connection c
 in the reader until its head is complete (at most `header_timeout`); only then does it reach a worker. At
 most `max_requests` requests run at once, `queue_size` more wait for a worker, and beyond that the answer is
 503 at once, as node_exporter's `--web.max-requests` does.
+
+With `tls_context` (from `--web.config.file`), each connection is TLS-wrapped with the context current when
+its first byte arrives, and the reader drives the handshake without blocking: a slow handshake is held to
+the same head timeout, and plain HTTP on the TLS port gets Go's 400 answer.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 import queue
 import selectors
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -32,10 +37,12 @@ from exporter.http_wire import (
     parse_head,
 )
 from exporter.textsafe import safe_message
+from exporter.webconfig_tls import PLAIN_HTTP_ANSWER, advance_handshake, looks_like_tls, start_handshake
 
 log = logging.getLogger("exporter.http")
 
 App = Callable[[Request], Response]
+TlsContext = Callable[[], ssl.SSLContext | None]
 ALLOWED_METHODS = ("GET", "HEAD")
 _OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
@@ -71,13 +78,23 @@ def listen(host: str, port: int, backlog: int = ServerLimits.backlog) -> socket.
 
 
 class _Conn:
-    __slots__ = ("buffer", "deadline", "draining", "sock")
+    __slots__ = ("buffer", "deadline", "draining", "handshaking", "sock")
 
-    def __init__(self, sock: socket.socket, deadline: float, draining: bool = False) -> None:
+    def __init__(self, sock: socket.socket, deadline: float, handshaking: bool = False) -> None:
         self.sock = sock
         self.buffer = bytearray()
         self.deadline = deadline
-        self.draining = draining
+        self.draining = False
+        self.handshaking = handshaking  # TLS: not wrapped yet (plain socket) or wrapped, handshake running
+
+
+def _end_output(sock: socket.socket) -> None:
+    """Half-close after the answer; over TLS a close_notify first, so the client sees a clean end."""
+    if isinstance(sock, ssl.SSLSocket):
+        sock.setblocking(False)
+        with contextlib.suppress(OSError):  # sent; waiting for the client's close_notify is not our job
+            sock.unwrap()
+    sock.shutdown(socket.SHUT_WR)
 
 
 class HttpServer:
@@ -89,8 +106,10 @@ class HttpServer:
         app: App,
         limits: ServerLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        tls_context: TlsContext | None = None,
     ) -> None:
         self.limits = limits or ServerLimits()
+        self._tls_context = tls_context
         self.port: int = listener.getsockname()[1]
         self.stats: Counter[str] = Counter()
         self._listener, self._app, self._clock = listener, app, clock
@@ -159,6 +178,8 @@ class HttpServer:
                     self._accept()
                 elif key.fileobj is self._wake_r:
                     self._take_handbacks()
+                elif key.data.handshaking:
+                    self._handshake(key.data)
                 else:
                     self._read(key.data)
             self._expire(self._clock())
@@ -187,7 +208,7 @@ class HttpServer:
             if len(self._reading) >= self.limits.max_connections:
                 self._drop_oldest()
             sock.setblocking(False)
-            conn = _Conn(sock, self._clock() + self.limits.header_timeout)
+            conn = _Conn(sock, self._clock() + self.limits.header_timeout, self._tls_context is not None)
             self._reading[sock.fileno()] = conn
             self._selector.register(sock, selectors.EVENT_READ, conn)
 
@@ -199,10 +220,60 @@ class HttpServer:
                 return True
         return False
 
+    def _handshake(self, conn: _Conn) -> None:
+        try:
+            if not isinstance(conn.sock, ssl.SSLSocket):
+                tls = looks_like_tls(conn.sock)
+                if not tls:
+                    self._not_tls(conn, tls)
+                    return
+                if not self._wrap(conn):
+                    return
+            assert isinstance(conn.sock, ssl.SSLSocket)
+            wait = advance_handshake(conn.sock)
+        except BlockingIOError:
+            return
+        except OSError as exc:  # ssl.SSLError too: no or an untrusted client certificate, a port scanner
+            self._count("tls_failed")
+            log.debug("TLS handshake failed: %s", safe_message(exc))
+            self._close(conn)
+            return
+        if wait:
+            self._selector.modify(conn.sock, wait, conn)
+            return
+        conn.handshaking = False
+        self._selector.modify(conn.sock, selectors.EVENT_READ, conn)
+        self._read(conn)  # the request may have come with the client's last handshake flight
+
+    def _not_tls(self, conn: _Conn, tls: bool | None) -> None:
+        if tls is None:  # closed before saying anything
+            self._close(conn)
+            return
+        self._count("refused_400")
+        conn.handshaking = False
+        self._send_and_linger(conn, PLAIN_HTTP_ANSWER)
+
+    def _wrap(self, conn: _Conn) -> bool:
+        assert self._tls_context is not None
+        try:
+            context = self._tls_context()
+        except ValueError as exc:  # WebConfigError: the web config turned unusable after start-up
+            log.error("web config unusable, refusing the TLS connection: %s", safe_message(exc))
+            self._close(conn)
+            return False
+        if context is None:  # no tls_server_config: plain HTTP
+            conn.handshaking = False
+            self._read(conn)
+            return False
+        self._selector.unregister(conn.sock)
+        conn.sock = start_handshake(conn.sock, context)  # same descriptor: the tables stay right
+        self._selector.register(conn.sock, selectors.EVENT_READ, conn)
+        return True
+
     def _read(self, conn: _Conn) -> None:
         try:
             chunk = conn.sock.recv(16384)
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return
         except OSError:
             chunk = b""
@@ -216,6 +287,8 @@ class HttpServer:
         try:
             if end < 0:
                 check_incomplete(conn.buffer)
+                if isinstance(conn.sock, ssl.SSLSocket) and conn.sock.pending():
+                    self._read(conn)  # decrypted bytes the selector cannot see; bounded by MAX_HEAD
                 return
             request = parse_head(bytes(conn.buffer[:end]))
             if request.method not in ALLOWED_METHODS:
@@ -238,10 +311,13 @@ class HttpServer:
         self._count("queued")
 
     def _answer_now(self, conn: _Conn, response: Response) -> None:
+        self._send_and_linger(conn, encode(response))
+
+    def _send_and_linger(self, conn: _Conn, data: bytes) -> None:
         """Answer from the reader thread: a small error page always fits a fresh socket's send buffer."""
         try:
-            conn.sock.send(encode(response))
-            conn.sock.shutdown(socket.SHUT_WR)
+            conn.sock.send(data)
+            _end_output(conn.sock)
         except OSError:
             self._close(conn)
             return
@@ -308,7 +384,7 @@ class HttpServer:
         try:
             sock.settimeout(self.limits.write_timeout)
             sock.sendall(encode(response, head_only=request.method == "HEAD"))
-            sock.shutdown(socket.SHUT_WR)
+            _end_output(sock)
             sock.setblocking(False)
         except OSError:
             self._count("write_failed")

@@ -17,6 +17,8 @@ from exporter.logs import LEVELS
 from exporter.plugin import Plugin
 from exporter.textsafe import safe_text
 from exporter.validate import Section
+from exporter.webconfig import WebConfigError
+from exporter.webconfig_reload import WebConfigFile, add_flag, open_web_config
 
 DEFAULT_PORT = 9847
 DEFAULT_MAX_REQUESTS = 40
@@ -42,6 +44,8 @@ class Settings:
     log_format: str
     node_name: str
     max_requests: int = DEFAULT_MAX_REQUESTS
+    # --web.config.file, followed for changes; None: plain HTTP, no authentication.
+    web_config: WebConfigFile | None = None
     # Enabled collectors only, in plugin order: name -> that plugin's settings.
     collectors: dict[str, Any] = field(default_factory=dict)
     # Not problems, but worth a log line at start (flags of collectors that are off).
@@ -76,6 +80,7 @@ def build_parser(plugins: Sequence[Plugin]) -> argparse.ArgumentParser:
         help=f"requests answered at once; more wait in a bounded queue, beyond it 503 "
         f"(default {DEFAULT_MAX_REQUESTS})",
     )
+    add_flag(parser)
     parser.add_argument("--config.file", dest="config_file", default=None, help="YAML config file")
     parser.add_argument("--log.level", dest="log_level", default="info", help="|".join(LEVELS))
     parser.add_argument("--log.format", dest="log_format", default="logfmt", help="logfmt|json")
@@ -207,6 +212,7 @@ def parse(argv: Sequence[str], environ: Mapping[str, str], plugins: Sequence[Plu
     if args.log_format not in ("logfmt", "json"):
         problems.append(f"--log.format: {args.log_format!r} is not logfmt or json")
     max_requests = _positive_int(args.max_requests, "--web.max-requests", problems, DEFAULT_MAX_REQUESTS)
+    web_config = _web_config(args.web_config_file, problems)
 
     root = Section(load_config_file(args.config_file, problems), "", problems)
     enabled_section = root.section("collectors")
@@ -232,9 +238,18 @@ def parse(argv: Sequence[str], environ: Mapping[str, str], plugins: Sequence[Plu
         log_format=args.log_format,
         node_name=environ.get("NODE_NAME", ""),
         max_requests=max_requests,
+        web_config=web_config,
         collectors=collectors,
         warnings=_ignored_flags(argv, plugins, set(collectors)),
     )
+
+
+def _web_config(path: str | None, problems: list[str]) -> WebConfigFile | None:
+    try:
+        return open_web_config(path)
+    except WebConfigError as exc:  # already names the file
+        problems.append(f"--web.config.file: {exc}")
+        return None
 
 
 def _positive_int(text: str, flag: str, problems: list[str], default: int) -> int:

@@ -14,7 +14,7 @@
 
 This module parses and checks the file (every problem on one line, each naming its key); the siblings build
 the TLS context (`webconfig_tls`), check credentials (`webconfig_auth`) and follow changes of the file
-(`webconfig_reload`, which also holds the WSGI middleware).
+(`webconfig_reload`, which also holds `protect`, the app wrapper for auth and headers).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Follow `--web.config.file` as exporter-toolkit does: re-read per request, cheaply, and protect a WSGI app.
+"""Follow `--web.config.file` as exporter-toolkit does: re-read per request, cheaply, and protect the app.
 
 Per request only a stat() runs: the file is re-read when its (mtime, size, inode) changes, and re-parsed only
 when its content hash changes. The TLS context is rebuilt when the config or any of its certificate, key or CA
@@ -7,12 +7,8 @@ files change (a cert-manager renewal rewrites them in place), so renewals need n
 A file that turns invalid after start-up fails requests with 500 and an error log, as in exporter-toolkit:
 serving on with stale credentials would hide the mistake, serving without them would open the endpoint.
 
-Integration (the lead wires it; exporter/settings.py and exporter/http.py):
-    add_flag(parser)                                   # settings.py build_parser: --web.config.file
-    web = open_web_config(args.web_config_file)        # None without the flag; WebConfigError: exit 2
-    app = protect(make_app(...), web)                  # basic auth + headers on every path
-    class _Server(TLSConnectionsMixin, ThreadingMixIn, WSGIServer)  # TLS per connection
-    server.tls_context = web.tls_context                              # before serve_forever
+Wiring: `settings` adds the flag and opens the file (a bad one is a start problem), `app` wraps the routes
+with `protect` and gives the server `tls_context`, which `http_server` calls per connection.
 """
 
 from __future__ import annotations
@@ -23,20 +19,17 @@ import logging
 import os
 import ssl
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
+from exporter.http_server import App
+from exporter.http_wire import HttpError, Request, Response, error_response
 from exporter.webconfig import WebConfig, WebConfigError, parse
 from exporter.webconfig_auth import CHALLENGE, BasicAuthenticator
 from exporter.webconfig_tls import ssl_context
 
 log = logging.getLogger("exporter.webconfig")
 
-StartResponse = Callable[..., Any]
-Environ = dict[str, Any]
-WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 _Stamp = tuple[int, int, int] | None
 
 
@@ -117,27 +110,22 @@ class WebConfigFile:
         return context
 
 
-def protect(app: WsgiApp, web: WebConfigFile, authenticator: BasicAuthenticator | None = None) -> WsgiApp:
+def protect(app: App, web: WebConfigFile, authenticator: BasicAuthenticator | None = None) -> App:
     """`app` behind the web config: 401 without valid credentials (when users are set), headers added."""
     auth = authenticator or BasicAuthenticator()
 
-    def protected(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    def protected(request: Request) -> Response:
         try:
             config = web.current()
         except WebConfigError as exc:
             log.error("web config unusable, failing the request: %s", exc)
-            start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
-            return [b"Internal Server Error\n"]
-        extra = list(config.headers.items())
-        if config.users and not auth.authorized(config.users, environ.get("HTTP_AUTHORIZATION")):
-            headers = [("Content-Type", "text/plain; charset=utf-8"), CHALLENGE, *extra]
-            start_response("401 Unauthorized", headers)
-            return [b"Unauthorized\n"]
-
-        def with_headers(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            return start_response(status, [*headers, *extra], exc_info)
-
-        return app(environ, with_headers)
+            return error_response(HttpError(500, "web config unusable"))
+        extra = tuple(config.headers.items())
+        if config.users and not auth.authorized(config.users, request.headers.get("authorization")):
+            response = error_response(HttpError(401, "credentials missing or wrong", (CHALLENGE,)))
+        else:
+            response = app(request)
+        return replace(response, headers=(*response.headers, *extra)) if extra else response
 
     return protected
 

@@ -1,22 +1,18 @@
-"""TLS for the exporter's HTTP server: an `ssl.SSLContext` from a web config, and a server mixin using it.
+"""TLS for the exporter's HTTP server: an `ssl.SSLContext` from a web config, and non-blocking handshakes.
 
-The mixin wraps each accepted connection with the context current at that moment (the listening socket stays
+The server wraps each accepted connection with the context current at that moment (the listening socket stays
 plain), so a renewed certificate or a changed web config takes effect on the next connection without a
-restart, as in exporter-toolkit. The handshake runs on the connection's own thread: a slow or broken client
-never blocks `accept`.
+restart, as in exporter-toolkit. Handshakes are driven step by step by the server's reader thread: a slow or
+silent client costs a socket until the head timeout, never a thread.
 """
 
 from __future__ import annotations
 
-import logging
+import selectors
 import socket
 import ssl
-from collections.abc import Callable
-from typing import Any
 
 from exporter.webconfig import CIPHER_SUITES, TlsServerConfig
-
-log = logging.getLogger("exporter.webconfig")
 
 _VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1,
@@ -48,40 +44,31 @@ def ssl_context(tls: TlsServerConfig) -> ssl.SSLContext:
         context.load_verify_locations(cafile=tls.client_ca_file)
     if tls.cipher_suites:
         context.set_ciphers(":".join(CIPHER_SUITES[s] for s in tls.cipher_suites))
-    context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+    # No renegotiation: the server's reader thread must never have to write in the middle of reading a head.
+    context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_RENEGOTIATION
     return context
 
 
-class TLSConnectionsMixin:
-    """Mix into a socketserver (before ThreadingMixIn) to serve TLS with the context `tls_context()` returns.
+def looks_like_tls(sock: socket.socket) -> bool | None:
+    """Whether the client's first byte opens a TLS handshake; None while nothing has arrived (or EOF)."""
+    first = sock.recv(1, socket.MSG_PEEK)
+    return first[0] == _TLS_HANDSHAKE_RECORD if first else None
 
-    `tls_context` returns None to serve plain HTTP (no tls_server_config). Set it before serving.
+
+def start_handshake(sock: socket.socket, context: ssl.SSLContext) -> ssl.SSLSocket:
+    """`sock` (non-blocking, plain) wrapped for a server-side handshake that `advance_handshake` drives."""
+    return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+
+
+def advance_handshake(sock: ssl.SSLSocket) -> int:
+    """One non-blocking handshake step: 0 when done, else the selector event to wait for.
+
+    ssl.SSLError or OSError when the handshake failed (a missing or untrusted client certificate, a scanner).
     """
-
-    tls_context: Callable[[], ssl.SSLContext | None]
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        try:
-            context = self.tls_context()
-        except ValueError as exc:  # WebConfigError: the config turned unusable after start-up
-            log.error("web config unusable, refusing the TLS connection: %s", exc)
-            return
-        if context is None:
-            super().finish_request(request, client_address)  # type: ignore[misc]
-            return
-        try:
-            request.settimeout(10)
-            first = request.recv(1, socket.MSG_PEEK)
-            if first and first[0] != _TLS_HANDSHAKE_RECORD:
-                request.sendall(PLAIN_HTTP_ANSWER)
-                return
-            conn = context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError) as exc:
-            # A client without the required certificate, an untrusted one, a port scanner: not our error.
-            log.debug("TLS handshake with %s failed: %s", client_address, exc)
-            return
-        try:
-            conn.settimeout(None)
-            super().finish_request(conn, client_address)  # type: ignore[misc]
-        finally:
-            conn.close()
+    try:
+        sock.do_handshake()
+    except ssl.SSLWantReadError:
+        return selectors.EVENT_READ
+    except ssl.SSLWantWriteError:
+        return selectors.EVENT_WRITE
+    return 0
