@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from alerts import exporters, training
+from alerts.per_model import scoped_table_models
 from alerts.registry import PAGE_BURNS, TICKET_BURNS
-from alerts.selectors import per_model
 from bundle.schema import BundleConfig, duration_seconds
 
 Case = dict[str, Any]
@@ -71,8 +71,8 @@ def _past(threshold: float, worse_is_higher: bool, toward_worse: bool = True) ->
 
 def _drift(b: _Builder, prefix: str) -> list[Case]:
     cfg, cases = b.cfg, []
-    for models, table, exclude in per_model(cfg, "drift", cfg.drift.metrics):
-        model = DEFAULT_MODEL if exclude else models[0]
+    for models, table in scoped_table_models(cfg, "drift"):
+        model = models[0] if models else DEFAULT_MODEL
         for metric, entry in table.items():
             higher = entry["direction"] == "higher_is_worse"
             w, c = float(entry["warning"]), float(entry["critical"])
@@ -130,8 +130,8 @@ def _features(b: _Builder, prefix: str) -> list[Case]:
 def _quality(b: _Builder, prefix: str) -> list[Case]:
     cfg, cases = b.cfg, []
     hold = _seconds(cfg.quality.alert_for)
-    for models, table, exclude in per_model(cfg, "quality", cfg.quality.metrics):
-        model = DEFAULT_MODEL if exclude else models[0]
+    for models, table in scoped_table_models(cfg, "quality"):
+        model = models[0] if models else DEFAULT_MODEL
         series, fired = [], []
         for metric, entry in table.items():
             sign = -1 if entry["direction"] == "higher_is_better" else 1

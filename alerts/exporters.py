@@ -3,9 +3,9 @@ target, and TF Serving discovery failing. Without these, every other alert can g
 
 from __future__ import annotations
 
-from alerts.clusters import by_labels
 from alerts.model import Alert, Group
-from bundle.promql import Metrics
+from alerts.selectors import job_metrics
+from bundle.promql import join_labels
 from bundle.schema import BundleConfig
 
 GROUP = "mlobs-exporters"
@@ -25,9 +25,8 @@ def groups(cfg: BundleConfig) -> list[Group]:
     x = cfg.exporters
     job_label, node_label = cfg.naming.job_label, cfg.naming.node_label
     prefix = f"{cfg.naming.alert_prefix}Exporter"
-    cluster = by_labels(cfg)
-    per_job = by_labels(cfg, job_label)
-    per_target = by_labels(cfg, job_label, "instance", node_label)
+    cluster = join_labels(cfg.naming.cluster_label)
+    per_job = join_labels(cfg.naming.cluster_label, job_label)
     target = (
         f"{{{{ $labels.{job_label} }}}} target {{{{ $labels.instance }}}}"
         f"{{{{ if $labels.{node_label} }}}} on node {{{{ $labels.{node_label} }}}}{{{{ end }}}}"
@@ -39,12 +38,18 @@ def groups(cfg: BundleConfig) -> list[Group]:
         f'  group by ({cluster}) ({_up(cfg, job)}),\n  "{job_label}", "{job}", "", ""\n)'
         for job in jobs(cfg)
     )
+    target_labels = ("instance", node_label)
+    success = "mlobs_collector_success"
     collector = "\nor\n".join(
-        f"min by ({by_labels(cfg, job_label, 'instance', node_label, 'collector')}) "
-        f"({_metrics(cfg, job)('mlobs_collector_success')}) == 0"
-        for job in dict.fromkeys((cfg.exporter.gpu_job, cfg.exporter.cluster_job))
+        f"min by ({m.by(success, job_label, *target_labels, 'collector')}) ({m(success)}) == 0"
+        for m in (
+            job_metrics(cfg, job, *target_labels)
+            for job in dict.fromkeys((cfg.exporter.gpu_job, cfg.exporter.cluster_job))
+        )
     )
-    discovery = _metrics(cfg, cfg.serving.job)("tfserving_kubernetes_discovery_success")
+    serving = job_metrics(cfg, cfg.serving.job, *target_labels)
+    discovery = "tfserving_kubernetes_discovery_success"
+    per_target = serving.by(discovery, job_label, *target_labels)
     rules = (
         Alert(
             f"{prefix}Absent",
@@ -77,7 +82,7 @@ def groups(cfg: BundleConfig) -> list[Group]:
         ),
         Alert(
             f"{cfg.naming.alert_prefix}ServingDiscoveryFailing",
-            f"min by ({per_target}) ({discovery}) == 0",
+            f"min by ({per_target}) ({serving(discovery)}) == 0",
             "warning",
             "TF Serving discovery through the Kubernetes API is failing.",
             f"The exporter {target} cannot list TF Serving pods for {x.discovery_failing_for}; it keeps "
@@ -86,7 +91,3 @@ def groups(cfg: BundleConfig) -> list[Group]:
         ),
     )
     return [Group(GROUP, rules, dashboard_uid=cfg.dashboards.overview_uid)]
-
-
-def _metrics(cfg: BundleConfig, job: str) -> Metrics:
-    return Metrics(cfg.naming.job_label, job, frozenset({cfg.naming.job_label}))

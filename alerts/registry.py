@@ -5,10 +5,9 @@ point at versions not ready to serve."""
 from __future__ import annotations
 
 from alerts import records
-from alerts.clusters import by_labels
 from alerts.model import Alert, Group, Record, Rule
 from alerts.selectors import cluster_metrics
-from bundle.promql import Metrics, Re
+from bundle.promql import Metrics, Re, join_labels
 from bundle.schema import BundleConfig, duration_seconds
 
 GROUP = "mlobs-registry"
@@ -28,7 +27,7 @@ def error_ratio_windows(cfg: BundleConfig) -> tuple[str, ...]:
 
 
 def _error_ratio(cfg: BundleConfig, m: Metrics, window: str) -> str:
-    by = by_labels(cfg, cfg.naming.job_label)
+    by = m.by("mlflow_requests_total", cfg.naming.job_label)
     errors = m("mlflow_request_errors_total", kind=Re.any_of(REGISTRY_FAULT_KINDS))
     return (
         f"sum by ({by}) (rate({errors}[{window}]))\n/\n"
@@ -37,7 +36,7 @@ def _error_ratio(cfg: BundleConfig, m: Metrics, window: str) -> str:
 
 
 def _burning(cfg: BundleConfig, burns: tuple[tuple[str, str, float], ...]) -> str:
-    on = by_labels(cfg, cfg.naming.job_label)
+    on = join_labels(cfg.naming.cluster_label, cfg.naming.job_label)
     budget = 1 - cfg.registry.availability_objective
     return f"\nor on ({on})\n".join(
         f"(\n  {records.registry_error_ratio(long)} > {round(factor * budget, 12):g}\nand on ({on})\n"
@@ -50,9 +49,11 @@ def groups(cfg: BundleConfig) -> list[Group]:
     r = cfg.registry
     m = cluster_metrics(cfg)
     prefix = f"{cfg.naming.alert_prefix}Registry"
-    job = by_labels(cfg, cfg.naming.job_label)
+    job = cfg.naming.job_label
     objective = f"{r.availability_objective * 100:g}%"
-    per_version = by_labels(cfg, "model", "version")
+    per_version = join_labels(cfg.naming.cluster_label, "model", "version")
+    alias_by = m.by("mlflow_model_alias_version", "model", "alias")
+    age = "mlflow_snapshot_age_seconds"
     budget = round(1 - r.availability_objective, 12)
     rules: tuple[Rule, ...] = (
         *(Record(records.registry_error_ratio(w), _error_ratio(cfg, m, w)) for w in error_ratio_windows(cfg)),
@@ -80,10 +81,10 @@ def groups(cfg: BundleConfig) -> list[Group]:
         ),
         Alert(
             f"{prefix}Unreachable",
-            f"max by ({job}) ({m('mlflow_up')}) == 0",
+            f"max by ({m.by('mlflow_up', job)}) ({m('mlflow_up')}) == 0",
             "warning",
             "The exporter cannot read the MLflow registry.",
-            f"Every MLflow refresh of {{{{ $labels.{cfg.naming.job_label} }}}} failed for "
+            f"Every MLflow refresh of {{{{ $labels.{job} }}}} failed for "
             f"{r.unreachable_for}; registry, training and monitoring data are frozen at the last good read "
             "(an outage of the registry itself pages through MLObsRegistryBurnFast). "
             "mlflow_request_errors_total tells connection, TLS, auth and server errors apart.",
@@ -91,8 +92,7 @@ def groups(cfg: BundleConfig) -> list[Group]:
         ),
         Alert(
             f"{prefix}SnapshotStale",
-            f"max by ({by_labels(cfg, cfg.naming.job_label, 'section')}) ({m('mlflow_snapshot_age_seconds')})"
-            f" > {duration_seconds(r.snapshot_stale_after):g}",
+            f"max by ({m.by(age, job, 'section')}) ({m(age)}) > {duration_seconds(r.snapshot_stale_after):g}",
             "warning",
             "The exporter serves old MLflow data.",
             "The exporter's MLflow {{ $labels.section }} snapshot is {{ $value | humanizeDuration }} old "
@@ -100,7 +100,7 @@ def groups(cfg: BundleConfig) -> list[Group]:
         ),
         Alert(
             f"{prefix}ItemsDropped",
-            f"sum by ({by_labels(cfg, cfg.naming.job_label, 'what')}) "
+            f"sum by ({m.by('mlflow_dropped_total', job, 'what')}) "
             f"(increase({m('mlflow_dropped_total')}[{r.items_dropped_window}])) > 0",
             "warning",
             "The exporter's caps leave MLflow items out.",
@@ -109,10 +109,10 @@ def groups(cfg: BundleConfig) -> list[Group]:
         ),
         Alert(
             f"{prefix}AliasNotReady",
-            f'count_values by ({by_labels(cfg, "model", "alias")}) ("version", '
-            f"max by ({by_labels(cfg, 'model', 'alias')}) ({m('mlflow_model_alias_version')}))\n"
+            f'count_values by ({alias_by}) ("version", '
+            f"max by ({alias_by}) ({m('mlflow_model_alias_version')}))\n"
             f"* on ({per_version}) group_left (status)\n"
-            f"group by ({by_labels(cfg, 'model', 'version', 'status')}) "
+            f"group by ({m.by('mlflow_model_version_info', 'model', 'version', 'status')}) "
             f"({m('mlflow_model_version_info', status=Re.any_of(NOT_READY_STATUSES))})",
             "warning",
             "A registry alias points at a model version that is not ready.",

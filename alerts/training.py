@@ -4,9 +4,8 @@ succeed, and experiments that have not produced a successful run for too long.""
 from __future__ import annotations
 
 from alerts import records
-from alerts.clusters import by_labels
 from alerts.model import Alert, Group, Record
-from alerts.selectors import cluster_metrics, restrict
+from alerts.selectors import cluster_metrics
 from bundle.promql import Metrics, Re
 from bundle.schema import BundleConfig, duration_seconds
 
@@ -27,18 +26,16 @@ def no_success_for(cfg: BundleConfig, experiment: str) -> str:
 
 def _ended_runs(cfg: BundleConfig, m: Metrics) -> str:
     runs = m("mlflow_training_runs", window=cfg.training.window, status=Re.any_of(ended_statuses(cfg)))
-    return f"sum by ({by_labels(cfg, 'experiment')}) ({runs})"
+    return f"sum by ({m.by('mlflow_training_runs', 'experiment')}) ({runs})"
 
 
 def _no_success(cfg: BundleConfig, m: Metrics) -> str:
-    by = by_labels(cfg, "experiment")
-    overridden = tuple(sorted(cfg.training.experiments))
-    last = m("mlflow_training_last_success_timestamp_seconds")
-    terms = [(restrict(last, "experiment", overridden, exclude=True), cfg.training.no_success_for)]
-    terms += [
-        (m("mlflow_training_last_success_timestamp_seconds", experiment=e), no_success_for(cfg, e))
-        for e in overridden
-    ]
+    last = "mlflow_training_last_success_timestamp_seconds"
+    by = m.by(last, "experiment")
+    overridden = sorted(cfg.training.experiments)
+    others = {"experiment": Re.literal(overridden, negate=True)} if overridden else {}
+    terms = [(m(last, **others), cfg.training.no_success_for)]
+    terms += [(m(last, experiment=e), no_success_for(cfg, e)) for e in overridden]
     return "\nor\n".join(
         f"time() - max by ({by}) ({selector}) > {duration_seconds(limit):g}" for selector, limit in terms
     )
@@ -48,7 +45,7 @@ def groups(cfg: BundleConfig) -> list[Group]:
     t = cfg.training
     m = cluster_metrics(cfg)
     prefix = f"{cfg.naming.alert_prefix}Training"
-    by = by_labels(cfg, "experiment")
+    by = m.by("mlflow_training_runs", "experiment")
     finished = m("mlflow_training_runs", window=t.window, status="FINISHED")
     failures = " and ".join(s for s in ended_statuses(cfg) if s != "FINISHED")
     rules = (
