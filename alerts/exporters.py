@@ -3,6 +3,9 @@ target, and TF Serving discovery failing. Without these, every other alert can g
 
 from __future__ import annotations
 
+import math
+
+from alerts.boundary import Boundary, Series, health_gauge, steady
 from alerts.model import Alert, Group
 from alerts.selectors import job_metrics
 from bundle.promql import join_labels
@@ -91,3 +94,64 @@ def groups(cfg: BundleConfig) -> list[Group]:
         ),
     )
     return [Group(GROUP, rules, dashboard_uid=cfg.dashboards.overview_uid)]
+
+
+def boundaries(cfg: BundleConfig) -> list[Boundary]:
+    """Each job gone while the cluster scrapes the others (and present); the share of down targets at its
+    threshold (and one target short); a failing collector and discovery (and healthy ones)."""
+    x, n = cfg.exporters, cfg.naming
+    prefix = n.alert_prefix
+    cluster = {n.cluster_label: "boundary"} if n.cluster_label else {}
+
+    def up(job: str, value: int, for_: str, host: int = 0) -> Series:
+        return steady("up", {**cluster, n.job_label: job, "instance": f"10.0.0.{host}:9847"}, value, for_)
+
+    out = []
+    for job in jobs(cfg):
+        others = [up(other, 1, x.absent_for) for other in jobs(cfg) if other != job]
+        out.append(
+            Boundary(
+                f"{prefix}ExporterAbsent",
+                {"severity": "critical", **cluster, n.job_label: job},
+                x.absent_for,
+                [up("prometheus", 1, x.absent_for), *others],
+                [up("prometheus", 1, x.absent_for), *others, up(job, 1, x.absent_for)],
+                onset="0m",
+            )
+        )
+    total, gpu_job = 20, cfg.exporter.gpu_job
+
+    def targets(down: int) -> list[Series]:
+        return [up(gpu_job, 0 if i < down else 1, x.targets_down_for, i) for i in range(total)]
+
+    down = math.ceil(x.targets_down_ratio * total)
+    out.append(
+        Boundary(
+            f"{prefix}ExporterTargetsDown",
+            {"severity": "warning", **cluster, n.job_label: gpu_job},
+            x.targets_down_for,
+            targets(down),
+            targets(down - 1),
+            onset="0m",
+        )
+    )
+    target = {**cluster, "instance": "10.0.9.1:9847", n.node_label: "gpu-node-1"}
+    collector = {**target, n.job_label: gpu_job, "collector": "gpu"}
+    discovery = {**target, n.job_label: cfg.serving.job}
+    return [
+        *out,
+        health_gauge(
+            f"{prefix}ExporterCollectorFailing",
+            "warning",
+            x.collector_failing_for,
+            "mlobs_collector_success",
+            collector,
+        ),
+        health_gauge(
+            f"{prefix}ServingDiscoveryFailing",
+            "warning",
+            x.discovery_failing_for,
+            "tfserving_kubernetes_discovery_success",
+            discovery,
+        ),
+    ]

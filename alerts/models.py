@@ -10,6 +10,8 @@ falls), each quality metric one too (AUC should be high, RMSE low); both tables 
 from __future__ import annotations
 
 from alerts import records
+from alerts.boundary import Boundary
+from alerts.mlflow_boundary import model_boundaries
 from alerts.model import Alert, Group, Record, Severity
 from alerts.per_model import table_scopes
 from alerts.selectors import cluster_metrics
@@ -27,6 +29,10 @@ def production_versions(cfg: BundleConfig, m: Metrics) -> str:
     alias = m("mlflow_model_alias_version", alias=cfg.registry.production_alias)
     by = m.by("mlflow_model_alias_version", "model")
     return f'count_values by ({by}) ("version", max by ({by}) ({alias}))'
+
+
+def boundaries(cfg: BundleConfig) -> list[Boundary]:
+    return model_boundaries(cfg)
 
 
 def _drift_terms(cfg: BundleConfig, m: Metrics, level: str, per_feature: bool) -> list[str]:

@@ -4,7 +4,11 @@ point at versions not ready to serve."""
 
 from __future__ import annotations
 
+import math
+
 from alerts import records
+from alerts.boundary import Boundary, Series, gauge, minutes_of, steady
+from alerts.mlflow_boundary import MARGIN, MlflowSite, seconds
 from alerts.model import Alert, Group, Record, Rule
 from alerts.selectors import cluster_metrics
 from bundle.promql import Metrics, Re, join_labels
@@ -123,3 +127,83 @@ def groups(cfg: BundleConfig) -> list[Group]:
         ),
     )
     return [Group(GROUP, rules, dashboard_uid=cfg.dashboards.models_uid)]
+
+
+def boundaries(cfg: BundleConfig) -> list[Boundary]:
+    """Each burn alert just past its lowest burn factor and just short of it; the gauges and counters just
+    past their thresholds, durations and windows."""
+    site, r = MlflowSite(cfg), cfg.registry
+    job = site.alert("warning", **site.job)
+    stale, section = seconds(r.snapshot_stale_after), {"section": "registry"}
+    age = ("mlflow_snapshot_age_seconds", site.target(**section), stale + 1, stale)
+    out = [
+        _burn_boundary(site, "RegistryBurnFast", PAGE_BURNS, "critical"),
+        _burn_boundary(site, "RegistryBurnSlow", TICKET_BURNS, "warning"),
+        gauge(site.name("RegistryUnreachable"), job, r.unreachable_for, "mlflow_up", site.target(), 0, 1),
+        gauge(site.name("RegistrySnapshotStale"), {**job, **section}, "", *age),
+    ]
+    # Judged a minute after the window: an item dropped at 3m is inside it, one dropped at 1m has left.
+    window = minutes_of(r.items_dropped_window)
+    dropped = site.target(what="versions")
+    out.append(
+        Boundary(
+            site.name("RegistryItemsDropped"),
+            {**job, "what": "versions"},
+            "",
+            [Series("mlflow_dropped_total", dropped, f"0x2 1x{window + 3}")],
+            [Series("mlflow_dropped_total", dropped, f"0 1x{window + 3}")],
+            onset=f"{window + 1}m",
+        )
+    )
+    hold = r.alias_not_ready_for
+    version = {"model": "boundary-model", "version": "2"}
+
+    def alias(status: str) -> list[Series]:
+        info = site.target(**version, status=status, stage="None")
+        champion = site.target(model="boundary-model", alias="champion")
+        return [
+            steady("mlflow_model_alias_version", champion, 2, hold),
+            steady("mlflow_model_version_info", info, 1, hold),
+        ]
+
+    labels = {**site.alert("warning", **version), "alias": "champion", "status": "FAILED_REGISTRATION"}
+    out.append(
+        Boundary(
+            site.name("RegistryAliasNotReady"),
+            labels,
+            hold,
+            alias("FAILED_REGISTRATION"),
+            alias("READY"),
+            onset="0m",
+        )
+    )
+    return out
+
+
+def _burn_boundary(
+    site: MlflowSite, alert: str, burns: tuple[tuple[str, str, float], ...], severity: str
+) -> Boundary:
+    """Server errors at just past (and just short of) the lowest factor's share of a million requests a
+    minute; at 10m every window's ratio is that share."""
+    threshold = min(factor for _, _, factor in burns) * (1 - site.cfg.registry.availability_objective)
+    requests = 1_000_000
+
+    def traffic(errors: int) -> list[Series]:
+        search = {"endpoint": "runs/search"}
+        return [
+            Series("mlflow_requests_total", site.target(**search), f"0+{requests}x20"),
+            Series(
+                "mlflow_request_errors_total",
+                site.target(**search, kind="server_error"),
+                f"0+{errors}x20",
+            ),
+        ]
+
+    return Boundary(
+        site.name(alert),
+        site.alert(severity, **site.job),
+        "",
+        traffic(math.ceil(threshold * requests * (1 + MARGIN))),
+        traffic(math.floor(threshold * requests * (1 - MARGIN))),
+        onset="10m",
+    )

@@ -3,7 +3,11 @@ succeed, and experiments that have not produced a successful run for too long.""
 
 from __future__ import annotations
 
+import math
+
 from alerts import records
+from alerts.boundary import Boundary, Series, steady
+from alerts.mlflow_boundary import MlflowSite, seconds
 from alerts.model import Alert, Group, Record
 from alerts.selectors import cluster_metrics
 from bundle.promql import Metrics, Re
@@ -75,3 +79,50 @@ def groups(cfg: BundleConfig) -> list[Group]:
         ),
     )
     return [Group(GROUP, rules, dashboard_uid=cfg.dashboards.models_uid)]
+
+
+def boundaries(cfg: BundleConfig) -> list[Boundary]:
+    """The success ratio just under its target and on it, the minimum of runs and one run fewer, KILLED runs
+    that are no failures; each experiment's last success just older than its limit and exactly that old."""
+    site, t = MlflowSite(cfg), cfg.training
+    name, hold = site.name("TrainingSuccessRatioLow"), t.success_ratio_for
+    experiment = "boundary-default-experiment"
+    failure = "KILLED" if t.killed_is_failure else "FAILED"
+    n = max(t.min_runs, 20)
+    finished = math.ceil(t.success_ratio_target * n)
+
+    def runs(**counts: int) -> list[Series]:
+        return [
+            steady(
+                "mlflow_training_runs",
+                site.target(experiment=experiment, status=status, window=t.window),
+                count,
+                hold,
+            )
+            for status, count in counts.items()
+        ]
+
+    labels = site.alert("warning", experiment=experiment)
+    below = {"FINISHED": finished - 1, failure: n - finished + 1}
+    too_few = runs(FINISHED=0, **{failure: t.min_runs - 1})
+    out = [
+        Boundary(name, labels, hold, runs(**below), runs(FINISHED=finished, **{failure: n - finished}), "0m"),
+        Boundary(name, labels, hold, runs(FINISHED=0, **{failure: t.min_runs}), too_few, "0m"),
+    ]
+    if not t.killed_is_failure:  # the same runs killed instead of failed change nothing
+        killed = runs(FINISHED=finished - 1, KILLED=n - finished + 1)
+        out.append(Boundary(name, labels, hold, runs(**below), killed, "0m"))
+    for each in (experiment, *sorted(t.experiments)):
+        limit = seconds(no_success_for(cfg, each))
+        last = site.target(experiment=each)
+        # Judged at 1m: a success at 60 - limit is exactly `limit` old then.
+        out.append(
+            Boundary(
+                site.name("TrainingNoRecentSuccess"),
+                site.alert("warning", experiment=each),
+                "",
+                [steady("mlflow_training_last_success_timestamp_seconds", last, 60 - limit - 1, "")],
+                [steady("mlflow_training_last_success_timestamp_seconds", last, 60 - limit, "")],
+            )
+        )
+    return out
