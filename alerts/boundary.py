@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bundle.schema import duration_seconds
+from bundle.schema import BundleConfig, duration_seconds
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,12 @@ class Boundary:
     onset: str = "1m"
     evaluation_interval: str = "1m"
     note: str = field(default="", compare=False)
+
+
+def cluster(cfg: BundleConfig) -> dict[str, str]:
+    """The cluster label of every boundary series and alert, when the config names one."""
+    label = cfg.naming.cluster_label
+    return {label: "boundary"} if label else {}
 
 
 def steady(name: str, labels: Mapping[str, str], value: float, for_: str) -> Series:

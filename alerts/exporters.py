@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from alerts.boundary import Boundary, Series, health_gauge, steady
+from alerts.boundary import cluster as boundary_cluster
 from alerts.model import Alert, Group
 from alerts.selectors import job_metrics
 from bundle.promql import join_labels
@@ -101,7 +102,7 @@ def boundaries(cfg: BundleConfig) -> list[Boundary]:
     threshold (and one target short); a failing collector and discovery (and healthy ones)."""
     x, n = cfg.exporters, cfg.naming
     prefix = n.alert_prefix
-    cluster = {n.cluster_label: "boundary"} if n.cluster_label else {}
+    cluster = boundary_cluster(cfg)
 
     def up(job: str, value: int, for_: str, host: int = 0) -> Series:
         return steady("up", {**cluster, n.job_label: job, "instance": f"10.0.0.{host}:9847"}, value, for_)

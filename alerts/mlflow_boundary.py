@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from alerts.boundary import Boundary, Series, steady
+from alerts.boundary import Boundary, Series, cluster, steady
 from alerts.per_model import scoped_table_models
 from bundle.schema import BundleConfig, duration_seconds
 
@@ -35,7 +35,7 @@ class MlflowSite:
     def __init__(self, cfg: BundleConfig) -> None:
         n = cfg.naming
         self.cfg = cfg
-        self.cluster = {n.cluster_label: "boundary"} if n.cluster_label else {}
+        self.cluster = cluster(cfg)
         self.job = {n.job_label: cfg.exporter.cluster_job}
 
     def target(self, **labels: str) -> dict[str, str]:
