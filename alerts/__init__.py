@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from alerts import experiments, exporters, gpu, models, panels, registry, serving, slo, training
 from alerts.boundary import Boundary
 from alerts.links import with_links
 from alerts.model import Group
 from bundle.schema import BundleConfig
 
-# One module per area, each with `groups(cfg) -> list[Group]` and, where its thresholds come from the config,
-# `boundaries(cfg) -> list[Boundary]` (alerts/boundary.py) for the config-derived promtool cases.
+# One module per area, each with `groups(cfg) -> list[Group]` and `boundaries(cfg) -> list[Boundary]`
+# (alerts/boundary.py): the promtool cases derived from the config's thresholds and durations.
 AREAS = (gpu, serving, slo, models, training, registry, exporters, experiments, panels)
 
 
 def boundaries(cfg: BundleConfig) -> list[Boundary]:
     """Every area's boundary specs for the config's own thresholds and durations."""
-    found: list[Boundary] = []
-    for area in AREAS:
-        declared: Callable[[BundleConfig], list[Boundary]] | None = getattr(area, "boundaries", None)
-        if declared is not None:
-            found.extend(declared(cfg))
-    return found
+    return [boundary for area in AREAS for boundary in area.boundaries(cfg)]
 
 
 def build(cfg: BundleConfig) -> list[Group]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bundle.schema import duration_seconds
+from bundle.schema import BundleConfig, duration_seconds
 
 
 @dataclass(frozen=True)
@@ -45,17 +45,34 @@ class Boundary:
     note: str = field(default="", compare=False)
 
 
+def cluster(cfg: BundleConfig) -> dict[str, str]:
+    """The cluster label of every boundary series and alert, when the config names one."""
+    label = cfg.naming.cluster_label
+    return {label: "boundary"} if label else {}
+
+
+def steady(name: str, labels: Mapping[str, str], value: float, for_: str) -> Series:
+    """A series held at `value` from 0 until a few minutes past `for_`."""
+    return Series(name, labels, f"{value:.12g}x{minutes_of(for_) + 3}")
+
+
+def gauge(
+    alert: str,
+    labels: Mapping[str, str],
+    for_: str,
+    name: str,
+    series_labels: Mapping[str, str],
+    past: float,
+    short: float,
+) -> Boundary:
+    """A gauge held at `past` from the start fires after `for_` with `labels`; held at `short`, never."""
+    firing, silent = steady(name, series_labels, past, for_), steady(name, series_labels, short, for_)
+    return Boundary(alert, labels, for_, [firing], [silent], onset="0m")
+
+
 def health_gauge(alert: str, severity: str, for_: str, name: str, labels: Mapping[str, str]) -> Boundary:
     """A 0/1 health gauge kept whole by its alert: 0 from the start fires after `for_`, 1 never does."""
-    length = minutes_of(for_) + 3
-    return Boundary(
-        alert,
-        {"severity": severity, **labels},
-        for_,
-        [Series(name, labels, f"0x{length}")],
-        [Series(name, labels, f"1x{length}")],
-        onset="0m",
-    )
+    return gauge(alert, {"severity": severity, **labels}, for_, name, labels, 0, 1)
 
 
 def _seconds(text: str) -> int:

@@ -11,6 +11,7 @@ docs/experiments.md explains every series and the statistics.
 from __future__ import annotations
 
 from alerts import stats
+from alerts.boundary import Boundary
 from alerts.model import Alert, Group, Record, Rule
 from bundle.checks_experiments import (
     ARMS,
@@ -239,3 +240,9 @@ def groups(cfg: BundleConfig) -> list[Group]:
         rules = tuple(_records(cfg, e, src) + _alerts(cfg, e, src))
         out.append(Group(group_name(e), rules, section.dashboard_uid, interval=section.evaluation_interval))
     return out
+
+
+def boundaries(cfg: BundleConfig) -> list[Boundary]:
+    """None derived: the guardrail's boundary is a statistic of the traffic, not a configured threshold, and
+    is checked against statsmodels' reference values (tests/test_alerts_experiments.py)."""
+    return []

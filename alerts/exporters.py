@@ -3,9 +3,13 @@ target, and TF Serving discovery failing. Without these, every other alert can g
 
 from __future__ import annotations
 
-from alerts.clusters import by_labels
+import math
+
+from alerts.boundary import Boundary, Series, health_gauge, steady
+from alerts.boundary import cluster as boundary_cluster
 from alerts.model import Alert, Group
-from bundle.promql import Metrics
+from alerts.selectors import job_metrics
+from bundle.promql import join_labels
 from bundle.schema import BundleConfig
 
 GROUP = "mlobs-exporters"
@@ -25,9 +29,8 @@ def groups(cfg: BundleConfig) -> list[Group]:
     x = cfg.exporters
     job_label, node_label = cfg.naming.job_label, cfg.naming.node_label
     prefix = f"{cfg.naming.alert_prefix}Exporter"
-    cluster = by_labels(cfg)
-    per_job = by_labels(cfg, job_label)
-    per_target = by_labels(cfg, job_label, "instance", node_label)
+    cluster = join_labels(cfg.naming.cluster_label)
+    per_job = join_labels(cfg.naming.cluster_label, job_label)
     target = (
         f"{{{{ $labels.{job_label} }}}} target {{{{ $labels.instance }}}}"
         f"{{{{ if $labels.{node_label} }}}} on node {{{{ $labels.{node_label} }}}}{{{{ end }}}}"
@@ -39,12 +42,18 @@ def groups(cfg: BundleConfig) -> list[Group]:
         f'  group by ({cluster}) ({_up(cfg, job)}),\n  "{job_label}", "{job}", "", ""\n)'
         for job in jobs(cfg)
     )
+    target_labels = ("instance", node_label)
+    success = "mlobs_collector_success"
     collector = "\nor\n".join(
-        f"min by ({by_labels(cfg, job_label, 'instance', node_label, 'collector')}) "
-        f"({_metrics(cfg, job)('mlobs_collector_success')}) == 0"
-        for job in dict.fromkeys((cfg.exporter.gpu_job, cfg.exporter.cluster_job))
+        f"min by ({m.by(success, job_label, *target_labels, 'collector')}) ({m(success)}) == 0"
+        for m in (
+            job_metrics(cfg, job, *target_labels)
+            for job in dict.fromkeys((cfg.exporter.gpu_job, cfg.exporter.cluster_job))
+        )
     )
-    discovery = _metrics(cfg, cfg.serving.job)("tfserving_kubernetes_discovery_success")
+    serving = job_metrics(cfg, cfg.serving.job, *target_labels)
+    discovery = "tfserving_kubernetes_discovery_success"
+    per_target = serving.by(discovery, job_label, *target_labels)
     rules = (
         Alert(
             f"{prefix}Absent",
@@ -77,7 +86,7 @@ def groups(cfg: BundleConfig) -> list[Group]:
         ),
         Alert(
             f"{cfg.naming.alert_prefix}ServingDiscoveryFailing",
-            f"min by ({per_target}) ({discovery}) == 0",
+            f"min by ({per_target}) ({serving(discovery)}) == 0",
             "warning",
             "TF Serving discovery through the Kubernetes API is failing.",
             f"The exporter {target} cannot list TF Serving pods for {x.discovery_failing_for}; it keeps "
@@ -88,5 +97,62 @@ def groups(cfg: BundleConfig) -> list[Group]:
     return [Group(GROUP, rules, dashboard_uid=cfg.dashboards.overview_uid)]
 
 
-def _metrics(cfg: BundleConfig, job: str) -> Metrics:
-    return Metrics(cfg.naming.job_label, job, frozenset({cfg.naming.job_label}))
+def boundaries(cfg: BundleConfig) -> list[Boundary]:
+    """Each job gone while the cluster scrapes the others (and present); the share of down targets at its
+    threshold (and one target short); a failing collector and discovery (and healthy ones)."""
+    x, n = cfg.exporters, cfg.naming
+    prefix = n.alert_prefix
+    cluster = boundary_cluster(cfg)
+
+    def up(job: str, value: int, for_: str, host: int = 0) -> Series:
+        return steady("up", {**cluster, n.job_label: job, "instance": f"10.0.0.{host}:9847"}, value, for_)
+
+    out = []
+    for job in jobs(cfg):
+        others = [up(other, 1, x.absent_for) for other in jobs(cfg) if other != job]
+        out.append(
+            Boundary(
+                f"{prefix}ExporterAbsent",
+                {"severity": "critical", **cluster, n.job_label: job},
+                x.absent_for,
+                [up("prometheus", 1, x.absent_for), *others],
+                [up("prometheus", 1, x.absent_for), *others, up(job, 1, x.absent_for)],
+                onset="0m",
+            )
+        )
+    total, gpu_job = 20, cfg.exporter.gpu_job
+
+    def targets(down: int) -> list[Series]:
+        return [up(gpu_job, 0 if i < down else 1, x.targets_down_for, i) for i in range(total)]
+
+    down = math.ceil(x.targets_down_ratio * total)
+    out.append(
+        Boundary(
+            f"{prefix}ExporterTargetsDown",
+            {"severity": "warning", **cluster, n.job_label: gpu_job},
+            x.targets_down_for,
+            targets(down),
+            targets(down - 1),
+            onset="0m",
+        )
+    )
+    target = {**cluster, "instance": "10.0.9.1:9847", n.node_label: "gpu-node-1"}
+    collector = {**target, n.job_label: gpu_job, "collector": "gpu"}
+    discovery = {**target, n.job_label: cfg.serving.job}
+    return [
+        *out,
+        health_gauge(
+            f"{prefix}ExporterCollectorFailing",
+            "warning",
+            x.collector_failing_for,
+            "mlobs_collector_success",
+            collector,
+        ),
+        health_gauge(
+            f"{prefix}ServingDiscoveryFailing",
+            "warning",
+            x.discovery_failing_for,
+            "tfserving_kubernetes_discovery_success",
+            discovery,
+        ),
+    ]

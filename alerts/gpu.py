@@ -12,6 +12,7 @@ from __future__ import annotations
 from alerts.boundary import Boundary
 from alerts.gpu_boundary import gpu_boundaries
 from alerts.model import Alert, Group, Record, Rule
+from alerts.selectors import job_metrics
 from bundle.promql import Metrics, Re
 from bundle.schema import BundleConfig, duration_seconds
 
@@ -31,12 +32,7 @@ def groups(cfg: BundleConfig) -> list[Group]:
     g = cfg.gpu
     node = f"{{{{ $labels.{cfg.naming.node_label} }}}}"
     on_gpu = f"GPU {{{{ $labels.gpu }}}} on node {node}"
-    m = Metrics(
-        cfg.naming.job_label,
-        cfg.exporter.gpu_job,
-        frozenset({cfg.naming.job_label, cfg.naming.node_label, "instance"}),
-        cfg.naming.cluster_label,
-    )
+    m = job_metrics(cfg, cfg.exporter.gpu_job, cfg.naming.node_label, "instance")
     prefix = f"{cfg.naming.alert_prefix}Gpu"
     used_ratio = f"{m('nvidia_gpu_memory_used_bytes')} / {m('nvidia_gpu_memory_total_bytes')}"
 

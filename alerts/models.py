@@ -10,10 +10,12 @@ falls), each quality metric one too (AUC should be high, RMSE low); both tables 
 from __future__ import annotations
 
 from alerts import records
-from alerts.clusters import by_labels
+from alerts.boundary import Boundary
+from alerts.mlflow_boundary import model_boundaries
 from alerts.model import Alert, Group, Record, Severity
-from alerts.selectors import cluster_metrics, per_model, restrict
-from bundle.promql import Metrics, Re
+from alerts.per_model import table_scopes
+from alerts.selectors import cluster_metrics
+from bundle.promql import Metrics, Re, join_labels
 from bundle.schema import BundleConfig, duration_seconds
 
 GROUP = "mlobs-models"
@@ -25,21 +27,23 @@ VERSION = "Model {{ $labels.model }} version {{ $labels.version }}"
 def production_versions(cfg: BundleConfig, m: Metrics) -> str:
     """One series per model with a production alias, its version as a label (the alias holds it as value)."""
     alias = m("mlflow_model_alias_version", alias=cfg.registry.production_alias)
-    by = by_labels(cfg, "model")
+    by = m.by("mlflow_model_alias_version", "model")
     return f'count_values by ({by}) ("version", max by ({by}) ({alias}))'
 
 
+def boundaries(cfg: BundleConfig) -> list[Boundary]:
+    return model_boundaries(cfg)
+
+
 def _drift_terms(cfg: BundleConfig, m: Metrics, level: str, per_feature: bool) -> list[str]:
-    keep = by_labels(cfg, "model", "version", "metric", *(("feature",) if per_feature else ()))
-    ratio_by = by_labels(cfg, "model", "version", "metric")
+    keep = m.by("mlflow_model_drift", "model", "version", "metric", *(("feature",) if per_feature else ()))
+    ratio_by = m.by("mlflow_model_drift", "model", "version", "metric")
     terms = []
-    for models, table, exclude in per_model(cfg, "drift", cfg.drift.metrics):
+    for scope, table in table_scopes(cfg, "drift"):
         for metric, entry in table.items():
             op, worst = DRIFT_DIRECTIONS[entry["direction"]]
             feature: str | Re = Re(".+") if per_feature else ""
-            selector = restrict(
-                m("mlflow_model_drift", metric=metric, feature=feature), "model", models, exclude=exclude
-            )
+            selector = m("mlflow_model_drift", metric=metric, feature=feature, **scope)
             past = f"{worst} by ({keep}) ({selector}) {op}"
             if per_feature:
                 terms.append(f"avg by ({ratio_by}) ({past} bool {entry[level]:g})")
@@ -62,14 +66,12 @@ def _drift_alert(cfg: BundleConfig, m: Metrics, level: Severity, consequence: st
 
 
 def _quality_terms(cfg: BundleConfig, m: Metrics) -> list[str]:
-    keep = by_labels(cfg, "model", "version", "metric")
+    keep = m.by("mlflow_model_quality", "model", "version", "metric")
     terms = []
-    for models, table, exclude in per_model(cfg, "quality", cfg.quality.metrics):
+    for scope, table in table_scopes(cfg, "quality"):
         for metric, entry in table.items():
-            online = restrict(m("mlflow_model_quality", metric=metric), "model", models, exclude=exclude)
-            offline = restrict(
-                m("mlflow_model_offline_metric", metric=metric), "model", models, exclude=exclude
-            )
+            online = m("mlflow_model_quality", metric=metric, **scope)
+            offline = m("mlflow_model_offline_metric", metric=metric, **scope)
             # Several aliases may point at one version: one baseline per version.
             o, b = f"max by ({keep}) ({online})", f"max by ({keep}) ({offline})"
             worse = f"({b} - {o})" if entry["direction"] == "higher_is_better" else f"({o} - {b})"
@@ -82,7 +84,7 @@ def groups(cfg: BundleConfig) -> list[Group]:
     d, q = cfg.drift, cfg.quality
     prefix = f"{cfg.naming.alert_prefix}Model"
     version = VERSION
-    on_version = by_labels(cfg, "model", "version")
+    on_version = join_labels(cfg.naming.cluster_label, "model", "version")
     # Drift and quality metric names never coincide (bundle.checks_models), so `or` keeps every timestamp.
     logged = f"{m('mlflow_model_drift_timestamp_seconds')}\nor\n{m('mlflow_model_quality_timestamp_seconds')}"
     stale_after = q.monitoring_stale_after

@@ -2,44 +2,73 @@
 
 A threshold a model overrides gets its own rule, scoped to the models sharing that value; the default rule
 excludes every overridden model. Each rule then names its own threshold in its description, and a site's
-override yields rules as exact as the defaults' (no per-model constant series to keep in step).
+override yields rules as exact as the defaults' (no per-model constant series to keep in step). The drift and
+quality metric tables scope the same way, a model's table being the defaults with its override merged in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from alerts.lint import MAX_RULES
 from alerts.model import Group, Rule
+from bundle.overrides import Section, Table, metrics_for
 from bundle.promql import Re
 from bundle.schema import BundleConfig
 
 Scope = dict[str, str | Re]
+T = TypeVar("T")
 
 
-def _per_model(
-    cfg: BundleConfig, keys: tuple[tuple[str, str], ...]
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def _grouped(cfg: BundleConfig, value_of: Callable[[str | None], T]) -> list[tuple[list[str], T]]:
+    """(models, value) per distinct value among the overridden models, the default (None) first with no
+    models; `value_of(model)` is what a model is judged by."""
+    default = value_of(None)
+    out: list[tuple[list[str], T]] = [([], default)]
+    for model in sorted(cfg.models.overrides):
+        value = value_of(model)
+        if value == default:
+            continue
+        shared = next((models for models, seen in out[1:] if seen == value), None)
+        if shared is None:
+            out.append(([model], value))
+        else:
+            shared.append(model)
+    return out
+
+
+def _scoped(grouped: list[tuple[list[str], T]]) -> list[tuple[Scope, T]]:
+    """`grouped` with model matchers: the default scope is `{}` without overrides, else
+    `model!~"overridden|..."`."""
+    overridden = sorted(model for models, _ in grouped for model in models)
+    return [
+        (
+            {"model": Re.literal(models)}
+            if models
+            else ({"model": Re.literal(overridden, negate=True)} if overridden else {}),
+            value,
+        )
+        for models, value in grouped
+    ]
+
+
+def _values(cfg: BundleConfig, keys: tuple[tuple[str, str], ...]) -> Callable[[str | None], tuple[Any, ...]]:
     default = tuple(getattr(getattr(cfg, section), key) for section, key in keys)
-    per_model: dict[str, tuple[Any, ...]] = {}
-    for model, override in sorted(cfg.models.overrides.items()):
-        values = tuple(
+
+    def value_of(model: str | None) -> tuple[Any, ...]:
+        override = cfg.models.overrides.get(model, {}) if model else {}
+        return tuple(
             override.get(section, {}).get(key, value)
             for (section, key), value in zip(keys, default, strict=True)
         )
-        if values != default:
-            per_model[model] = values
-    return default, per_model
+
+    return value_of
 
 
 def scoped_models(cfg: BundleConfig, *keys: tuple[str, str]) -> list[tuple[list[str], tuple[Any, ...]]]:
     """(overridden models, values of `keys`) per distinct combination, default first (with no models)."""
-    default, per_model = _per_model(cfg, keys)
-    out: list[tuple[list[str], tuple[Any, ...]]] = [([], default)]
-    for values in dict.fromkeys(per_model.values()):
-        out.append((sorted(model for model, v in per_model.items() if v == values), values))
-    return out
+    return _grouped(cfg, _values(cfg, keys))
 
 
 def scopes(cfg: BundleConfig, *keys: tuple[str, str]) -> list[tuple[Scope, tuple[Any, ...]]]:
@@ -47,16 +76,22 @@ def scopes(cfg: BundleConfig, *keys: tuple[str, str]) -> list[tuple[Scope, tuple
 
     The default scope is `{}` without overrides, else `model!~"overridden|..."`.
     """
-    _, per_model = _per_model(cfg, keys)
-    return [
-        (
-            {"model": Re.literal(models)}
-            if models
-            else ({"model": Re.literal(sorted(per_model), negate=True)} if per_model else {}),
-            values,
-        )
-        for models, values in scoped_models(cfg, *keys)
-    ]
+    return _scoped(scoped_models(cfg, *keys))
+
+
+def scoped_table_models(cfg: BundleConfig, section: Section) -> list[tuple[list[str], Table]]:
+    """(overridden models, metric table) per distinct table of `section` (drift or quality), default first:
+    the section's `metrics` with each model's override merged in (bundle/overrides.py)."""
+    defaults: Table = getattr(cfg, section).metrics
+    return _grouped(
+        cfg,
+        lambda model: metrics_for(defaults, cfg.models.overrides, section, model) if model else defaults,
+    )
+
+
+def table_scopes(cfg: BundleConfig, section: Section) -> list[tuple[Scope, Table]]:
+    """(model matchers, metric table) per distinct table of `section`, default first."""
+    return _scoped(scoped_table_models(cfg, section))
 
 
 def split_groups(name: str, rules: Sequence[Rule], dashboard_uid: str) -> list[Group]:

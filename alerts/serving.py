@@ -12,10 +12,11 @@ from alerts import records
 from alerts.boundary import Boundary
 from alerts.model import Alert, Group, Record, Rule
 from alerts.per_model import Scope, scopes, split_groups
+from alerts.selectors import job_metrics
 from alerts.serving_boundary import serving_boundaries
 from alerts.serving_sli import MODEL, MODEL_VERSION, ServingSli
 from bundle.latency_bounds import describe, neighbours
-from bundle.promql import Metrics, Re, join_labels, selector
+from bundle.promql import Re, join_labels, selector
 from bundle.schema import BundleConfig
 
 RECORDS_GROUP = "mlobs-serving-records"
@@ -158,9 +159,7 @@ def _registry_mismatch(cfg: BundleConfig, prefix: str) -> Alert:
     """The registry alias's version (MLflow names mapped to TF Serving's) is not AVAILABLE where served."""
     n, s = cfg.naming, cfg.serving
     sli = ServingSli.of(cfg)
-    mlflow = Metrics(
-        n.job_label, cfg.exporter.cluster_job, frozenset({n.job_label, "instance"}), n.cluster_label
-    )
+    mlflow = job_metrics(cfg, cfg.exporter.cluster_job, "instance")
     alias = mlflow("mlflow_model_alias_version", alias=s.registry_alias)
     for mlflow_name, served_name in sorted(s.model_names.items()):
         alias = f'label_replace({alias}, "model", "{served_name}", "model", "{_anchored(mlflow_name)}")'

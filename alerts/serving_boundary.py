@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from alerts.boundary import Boundary, Series, health_gauge, minutes_of
+from alerts.boundary import Boundary, Series, cluster, health_gauge, minutes_of
 from alerts.per_model import scoped_models
 from alerts.serving_sli import DURATION, REQUESTS
 from bundle.latency_bounds import BOUNDS
@@ -29,8 +29,7 @@ class _Site:
 
     def __init__(self, cfg: BundleConfig) -> None:
         self.cfg = cfg
-        n = cfg.naming
-        self.cluster = {n.cluster_label: "boundary"} if n.cluster_label else {}
+        self.cluster = cluster(cfg)
 
     def target(self, model: str, job: str = "") -> dict[str, str]:
         n = self.cfg.naming

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alerts.per_model import Scope
+from alerts.selectors import job_metrics
 from bundle.latency_bounds import bucket_le
 from bundle.promql import Metrics, Re
 from bundle.schema import BundleConfig
@@ -27,11 +28,8 @@ class ServingSli:
 
     @staticmethod
     def of(cfg: BundleConfig) -> ServingSli:
-        n = cfg.naming
-        targets = frozenset({n.job_label, n.node_label, "instance"})
-        return ServingSli(
-            Metrics(n.job_label, cfg.serving.job, targets, n.cluster_label), cfg.serving.client_error_codes
-        )
+        m = job_metrics(cfg, cfg.serving.job, cfg.naming.node_label, "instance")
+        return ServingSli(m, cfg.serving.client_error_codes)
 
     def by(self, labels: tuple[str, ...]) -> str:
         return self.m.by(REQUESTS, *labels)

@@ -3,10 +3,13 @@ succeed, and experiments that have not produced a successful run for too long.""
 
 from __future__ import annotations
 
+import math
+
 from alerts import records
-from alerts.clusters import by_labels
+from alerts.boundary import Boundary, Series, steady
+from alerts.mlflow_boundary import MlflowSite, seconds
 from alerts.model import Alert, Group, Record
-from alerts.selectors import cluster_metrics, restrict
+from alerts.selectors import cluster_metrics
 from bundle.promql import Metrics, Re
 from bundle.schema import BundleConfig, duration_seconds
 
@@ -27,18 +30,16 @@ def no_success_for(cfg: BundleConfig, experiment: str) -> str:
 
 def _ended_runs(cfg: BundleConfig, m: Metrics) -> str:
     runs = m("mlflow_training_runs", window=cfg.training.window, status=Re.any_of(ended_statuses(cfg)))
-    return f"sum by ({by_labels(cfg, 'experiment')}) ({runs})"
+    return f"sum by ({m.by('mlflow_training_runs', 'experiment')}) ({runs})"
 
 
 def _no_success(cfg: BundleConfig, m: Metrics) -> str:
-    by = by_labels(cfg, "experiment")
-    overridden = tuple(sorted(cfg.training.experiments))
-    last = m("mlflow_training_last_success_timestamp_seconds")
-    terms = [(restrict(last, "experiment", overridden, exclude=True), cfg.training.no_success_for)]
-    terms += [
-        (m("mlflow_training_last_success_timestamp_seconds", experiment=e), no_success_for(cfg, e))
-        for e in overridden
-    ]
+    last = "mlflow_training_last_success_timestamp_seconds"
+    by = m.by(last, "experiment")
+    overridden = sorted(cfg.training.experiments)
+    others = {"experiment": Re.literal(overridden, negate=True)} if overridden else {}
+    terms = [(m(last, **others), cfg.training.no_success_for)]
+    terms += [(m(last, experiment=e), no_success_for(cfg, e)) for e in overridden]
     return "\nor\n".join(
         f"time() - max by ({by}) ({selector}) > {duration_seconds(limit):g}" for selector, limit in terms
     )
@@ -48,7 +49,7 @@ def groups(cfg: BundleConfig) -> list[Group]:
     t = cfg.training
     m = cluster_metrics(cfg)
     prefix = f"{cfg.naming.alert_prefix}Training"
-    by = by_labels(cfg, "experiment")
+    by = m.by("mlflow_training_runs", "experiment")
     finished = m("mlflow_training_runs", window=t.window, status="FINISHED")
     failures = " and ".join(s for s in ended_statuses(cfg) if s != "FINISHED")
     rules = (
@@ -78,3 +79,50 @@ def groups(cfg: BundleConfig) -> list[Group]:
         ),
     )
     return [Group(GROUP, rules, dashboard_uid=cfg.dashboards.models_uid)]
+
+
+def boundaries(cfg: BundleConfig) -> list[Boundary]:
+    """The success ratio just under its target and on it, the minimum of runs and one run fewer, KILLED runs
+    that are no failures; each experiment's last success just older than its limit and exactly that old."""
+    site, t = MlflowSite(cfg), cfg.training
+    name, hold = site.name("TrainingSuccessRatioLow"), t.success_ratio_for
+    experiment = "boundary-default-experiment"
+    failure = "KILLED" if t.killed_is_failure else "FAILED"
+    n = max(t.min_runs, 20)
+    finished = math.ceil(t.success_ratio_target * n)
+
+    def runs(**counts: int) -> list[Series]:
+        return [
+            steady(
+                "mlflow_training_runs",
+                site.target(experiment=experiment, status=status, window=t.window),
+                count,
+                hold,
+            )
+            for status, count in counts.items()
+        ]
+
+    labels = site.alert("warning", experiment=experiment)
+    below = {"FINISHED": finished - 1, failure: n - finished + 1}
+    too_few = runs(FINISHED=0, **{failure: t.min_runs - 1})
+    out = [
+        Boundary(name, labels, hold, runs(**below), runs(FINISHED=finished, **{failure: n - finished}), "0m"),
+        Boundary(name, labels, hold, runs(FINISHED=0, **{failure: t.min_runs}), too_few, "0m"),
+    ]
+    if not t.killed_is_failure:  # the same runs killed instead of failed change nothing
+        killed = runs(FINISHED=finished - 1, KILLED=n - finished + 1)
+        out.append(Boundary(name, labels, hold, runs(**below), killed, "0m"))
+    for each in (experiment, *sorted(t.experiments)):
+        limit = seconds(no_success_for(cfg, each))
+        last = site.target(experiment=each)
+        # Judged at 1m: a success at 60 - limit is exactly `limit` old then.
+        out.append(
+            Boundary(
+                site.name("TrainingNoRecentSuccess"),
+                site.alert("warning", experiment=each),
+                "",
+                [steady("mlflow_training_last_success_timestamp_seconds", last, 60 - limit - 1, "")],
+                [steady("mlflow_training_last_success_timestamp_seconds", last, 60 - limit, "")],
+            )
+        )
+    return out

@@ -14,19 +14,6 @@ Section = Literal["drift", "quality"]
 SECTIONS: tuple[Section, ...] = ("drift", "quality")
 
 
-def overridden_models(overrides: Mapping[str, Mapping[str, Any]], section: Section) -> tuple[str, ...]:
-    """Models whose override touches `section`'s metrics, sorted."""
-    return tuple(
-        sorted(
-            model
-            for model, entry in overrides.items()
-            if isinstance(entry, Mapping)
-            and isinstance(entry.get(section), Mapping)
-            and entry[section].get("metrics")
-        )
-    )
-
-
 def metrics_for(
     defaults: Table, overrides: Mapping[str, Mapping[str, Any]], section: Section, model: str
 ) -> dict[str, dict[str, Any]]:
