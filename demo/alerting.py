@@ -7,7 +7,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -110,30 +110,54 @@ class Webhook:
                 sys.stdout.flush()
 
     def received(
-        self, alertname: str, status: str = "firing", receiver: str | None = None
+        self,
+        alertname: str,
+        status: str = "firing",
+        receiver: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
+        """The alerts named `alertname` with `status` (sent to `receiver`, carrying `labels`, when given)."""
+        wanted = dict(labels or {}, alertname=alertname).items()
         with self._changed:
             return [
                 a
                 for a in self.alerts
-                if a.get("labels", {}).get("alertname") == alertname
+                if wanted <= a.get("labels", {}).items()
                 and a.get("status") == status
                 and receiver in (None, a["receiver"])
             ]
 
+    def summary(self) -> list[str]:
+        """What arrived so far, one `status alertname -> receiver {labels}` line per distinct alert."""
+        with self._changed:
+            lines = {
+                f"{a.get('status')} {a.get('labels', {}).get('alertname')} -> {a['receiver']} "
+                + "{"
+                + ", ".join(f"{k}={v}" for k, v in sorted(a.get("labels", {}).items()) if k != "alertname")
+                + "}"
+                for a in self.alerts
+            }
+        return sorted(lines)
+
     def wait_for(
-        self, alertname: str, status: str = "firing", timeout: float = 120, receiver: str | None = None
+        self,
+        alertname: str,
+        status: str = "firing",
+        timeout: float = 120,
+        receiver: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """The first alert named `alertname` with `status` (sent to `receiver`, when given) the webhook got;
-        waits for one up to `timeout`."""
+        """The first alert named `alertname` with `status` (sent to `receiver`, carrying `labels`, when given)
+        the webhook got; waits for one up to `timeout`."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
-                found = self.received(alertname, status, receiver)
+                found = self.received(alertname, status, receiver, labels)
                 if found:
                     return found[0]
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    names = sorted({a.get("labels", {}).get("alertname", "") for a in self.alerts})
-                    raise TimeoutError(f"no {status} {alertname} within {timeout:g} s; received: {names}")
+                    wanted = f"{alertname} {dict(labels or {})} to {receiver or 'any receiver'}"
+                    got = "\n  ".join(self.summary()) or "nothing"
+                    raise TimeoutError(f"no {status} {wanted} within {timeout:g} s; received:\n  {got}")
                 self._changed.wait(remaining)
