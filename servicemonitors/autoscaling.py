@@ -21,10 +21,11 @@ BUSY = "nvidia_gpu_busy_seconds_total"
 
 def metrics_query(cfg: BundleConfig, a: Autoscaling) -> str:
     """The adapter's metricsQuery (<<.Series>>, <<.LabelMatchers>>, <<.GroupBy>> filled per request)."""
-    m = Metrics(cfg.naming.job_label, cfg.exporter.gpu_job, frozenset({cfg.naming.job_label}))
-    cluster = (cfg.naming.cluster_label,) if cfg.naming.cluster_label else ()
-    join = m.by(ALLOCATION, *cluster, "uuid")
-    keep = m.by(ALLOCATION, *cluster, "uuid", "namespace", "pod")
+    n = cfg.naming
+    # `by` puts the cluster label first when one is set: one cluster's GPUs never join another's pods.
+    m = Metrics(n.job_label, cfg.exporter.gpu_job, frozenset({n.job_label}), n.cluster_label)
+    join = m.by(ALLOCATION, "uuid")
+    keep = m.by(ALLOCATION, "uuid", "namespace", "pod")
     busy = m(BUSY)
     job = f'{cfg.naming.job_label}="{cfg.exporter.gpu_job}"'
     return (

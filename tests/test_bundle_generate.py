@@ -180,3 +180,19 @@ def test_per_process_attribution_adds_the_pod_reader_to_the_kustomization(tmp_pa
     docs = {d["kind"]: d for d in load_kubectl_output(rendered.stdout)}
     assert docs["ClusterRoleBinding"]["roleRef"]["name"] == docs["ClusterRole"]["metadata"]["name"]
     assert docs["DaemonSet"]["spec"]["template"]["spec"]["hostPID"] is True
+
+
+def test_a_cluster_label_reaches_every_join_of_the_bundle(tmp_path: Path) -> None:
+    config = tmp_path / "global.yaml"
+    config.write_text("naming: {cluster_label: cluster}\n", encoding="utf-8")
+    assert main(["--out", str(tmp_path / "out"), "--config", str(config)]) == 0
+    adapter = (tmp_path / "out" / "autoscaling" / "prometheus-adapter-rules.yaml").read_text(encoding="utf-8")
+    assert "on (cluster, uuid)" in adapter
+    rules = (tmp_path / "out" / "prometheus" / "rules.yaml").read_text(encoding="utf-8")
+    assert (
+        run_tool(
+            [tool("promtool"), "check", "rules", str(tmp_path / "out" / "prometheus" / "rules.yaml")]
+        ).returncode
+        == 0
+    )
+    assert "by (cluster" in rules
