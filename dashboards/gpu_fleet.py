@@ -153,9 +153,13 @@ def by_node_and_model(cfg: BundleConfig) -> Section:
             ),
             timeseries(
                 "Allocated GPUs below target by node",
-                "GPUs held by a job but busy less than the target's low mark, per node.",
+                "GPUs held by a job but busy less than the target's low mark, per node (0 on a node whose "
+                "allocated GPUs are all busy enough).",
                 "short",
-                Query(q.count_by(q.allocated_idle(), node), f"{{{{{node}}}}}"),
+                Query(
+                    f"{q.count_by(q.allocated_idle(), node)}\nor\n{q.count_by(q.allocated_busy(), node)} * 0",
+                    f"{{{{{node}}}}}",
+                ),
             ),
         ),
     )

@@ -28,6 +28,8 @@ def section(cfg: BundleConfig) -> Section:
     objective = steps("red", (r.availability_objective, "green"))
     endpoint = m.by("mlflow_request_duration_seconds", "endpoint", "le")
     buckets = m.histogram("mlflow_request_duration_seconds", "bucket")
+    called = m.by("mlflow_request_duration_seconds", "endpoint")
+    calls = m.histogram("mlflow_request_duration_seconds", "count")
     return Section(
         "Registry health",
         (
@@ -65,7 +67,12 @@ def section(cfg: BundleConfig) -> Section:
                 "95th percentile duration of the exporter's MLflow REST requests by endpoint, failed ones "
                 "included.",
                 "s",
-                Query(f"histogram_quantile(0.95, sum by ({endpoint}) ({rate(buckets)}))", "{{endpoint}}"),
+                # Only endpoints called in the interval: an idle one's quantile is NaN (0/0).
+                Query(
+                    f"histogram_quantile(0.95, sum by ({endpoint}) ({rate(buckets)}))\n"
+                    f"and on ({called}) (sum by ({called}) ({rate(calls)}) > 0)",
+                    "{{endpoint}}",
+                ),
                 width=8,
             ),
             timeseries(
