@@ -6,6 +6,8 @@ one line on stderr and exit code 2, with nothing left running.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import signal
@@ -42,8 +44,26 @@ def describe_problems(problems: Sequence[str]) -> str:
     return f"invalid configuration ({count} {noun}): {listing}"
 
 
+# glibc's mallopt(M_ARENA_MAX): one malloc arena per thread would let each of the HTTP workers and collector
+# threads keep its own free memory, so RSS creeps up as scrapes rotate over them (+1.4 MiB over 10,000
+# scrapes; with two arenas +0.4 MiB, `make bench ARGS=robustness`).
+_M_ARENA_MAX = -8
+MALLOC_ARENAS = 2
+
+
+def bound_malloc_arenas() -> bool:
+    """Cap glibc's malloc arenas before any thread starts; False where libc is not glibc (nothing changes)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS))
+    except (OSError, AttributeError):
+        return False
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
+    if "MALLOC_ARENA_MAX" not in environ:  # an operator's own setting wins
+        bound_malloc_arenas()
     try:
         settings = parse(sys.argv[1:] if argv is None else argv, environ, PLUGINS)
     except ConfigError as exc:
