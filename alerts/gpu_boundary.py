@@ -3,7 +3,7 @@ reasons and `for` durations, on series labelled as the site's config names them.
 
 from __future__ import annotations
 
-from alerts.boundary import Boundary, Series, cluster, gauge, health_gauge, steady
+from alerts.boundary import Boundary, Series, cluster, gauge, health_gauge, minutes_of, steady
 from bundle.schema import BundleConfig
 
 
@@ -67,4 +67,67 @@ def gpu_boundaries(cfg: BundleConfig) -> list[Boundary]:
             onset="0m",
         ),
         health_gauge(f"{prefix}NvmlDown", "warning", g.collector_down_for, "nvidia_nvml_up", node),
+        _ecc(cfg, labels, prefix),
+        _xid(cfg, labels, prefix),
+        _underutilized(cfg, labels, prefix),
     ]
+
+
+def _ecc(cfg: BundleConfig, labels: dict[str, str], prefix: str) -> Boundary:
+    """The configured count of uncorrectable errors pages at once; one fewer does not."""
+    ecc = {**labels, "error_type": "uncorrected", "counter": "volatile"}
+    count = cfg.gpu.uncorrectable_ecc_errors
+    return gauge(
+        f"{prefix}EccUncorrectable",
+        {"severity": "critical", **ecc},
+        "",
+        "nvidia_gpu_ecc_errors_total",
+        ecc,
+        count,
+        count - 1,
+    )
+
+
+def _xid(cfg: BundleConfig, labels: dict[str, str], prefix: str) -> Boundary:
+    """A configured critical XID repeating pages at once; an XID of neither list stays silent."""
+    g = cfg.gpu
+    xid = str(g.critical_xids[0])
+    other = str(next(x for x in range(1, 1000) if x not in g.critical_xids and x not in g.application_xids))
+    window = minutes_of(g.xid_window)
+
+    def repeating(code: str) -> Series:
+        # Born before the window, so its increase (not the last-seen timestamp) is what fires.
+        return Series("nvidia_gpu_xid_errors_total", {**labels, "xid": code}, f"1x{window + 1} 2x3")
+
+    return Boundary(
+        f"{prefix}XidCritical",
+        {"severity": "critical", **labels, "xid": xid},
+        "",
+        [repeating(xid)],
+        [repeating(other)],
+        onset=f"{window + 2}m",
+    )
+
+
+def _underutilized(cfg: BundleConfig, labels: dict[str, str], prefix: str) -> Boundary:
+    """An allocated GPU busy just under the low mark fires after `for`; just over it, never."""
+    g = cfg.gpu
+    minutes = minutes_of(g.underutilized_for) + 3
+    total = 80e9
+
+    def busy(ratio: float) -> list[Series]:
+        held = total * g.allocated_memory_ratio * 2  # a job's memory: clearly allocated
+        return [
+            Series("nvidia_gpu_busy_seconds_total", labels, f"0+{ratio * 60:.12g}x{minutes}"),
+            steady("nvidia_gpu_memory_used_bytes", labels, held, g.underutilized_for),
+            steady("nvidia_gpu_memory_total_bytes", labels, total, g.underutilized_for),
+        ]
+
+    low = g.utilization_target_low
+    return Boundary(
+        f"{prefix}Underutilized",
+        {"severity": "warning", **labels},
+        g.underutilized_for,
+        busy(low * 0.98),
+        busy(low * 1.02),
+    )

@@ -77,13 +77,10 @@ EVERYTHING_CHANGED: dict[str, Any] = {
 }
 # Alerts without derived boundaries, and why; the hand-written cases (alerts/rule_tests/) cover them.
 EXEMPT = {
-    "MLObsGpuXidCritical": "an event counter or timestamp, no threshold to approach (gpu-test.yaml)",
-    "MLObsGpuXidApplication": "an event counter or timestamp, no threshold to approach (gpu-test.yaml)",
-    "MLObsGpuEccUncorrectable": "any increase of an error counter fires, no threshold (gpu-test.yaml)",
+    "MLObsGpuXidApplication": "the XidCritical mechanism, whose derived case covers it (gpu-test.yaml)",
     "MLObsGpuRemappedRowsPending": "a state flag, no threshold or for (gpu-test.yaml)",
     "MLObsGpuRemappedRowsFailed": "a state flag, no threshold or for (gpu-test.yaml)",
     "MLObsGpuFakeData": "the simulator's marker series, no threshold (gpu-test.yaml)",
-    "MLObsGpuUnderutilized": "not derived yet: allocation and busy ratios over two windows (gpu-test.yaml)",
 }
 
 
