@@ -11,7 +11,7 @@ from alerts import records
 from bundle.promql import Re
 from bundle.schema import BundleConfig, duration_seconds
 from dashboards import registry
-from dashboards.scope import NotRe, Scoped, board, cluster_variables, grouping, mlflow_metrics, selector
+from dashboards.scope import Scoped, board, cluster_variables, grouping, mlflow_metrics, selector
 from dashboards.style import Query, Section, query_variable, steps, timeseries
 
 VERSION = "{{model}} v{{version}}"
@@ -24,8 +24,8 @@ class ModelQueries:
         self.cfg = cfg
         self.m: Scoped = mlflow_metrics(cfg)
 
-    def models(self, name: str, versions: bool = False, **matchers: str | Re | NotRe) -> str:
-        scope: dict[str, str | Re | NotRe] = {"model": Re("$model")}
+    def models(self, name: str, versions: bool = False, **matchers: str | Re) -> str:
+        scope: dict[str, str | Re] = {"model": Re("$model")}
         if versions:
             scope["version"] = Re("$version")
         return self.m(name, **scope, **matchers)

@@ -13,18 +13,12 @@ from typing import Any
 
 from grafanalib import core as g
 
+from bundle import promql
 from bundle.promql import Metrics, Re, spec
 from bundle.schema import BundleConfig
 from dashboards.style import Link, Section, dashboard, query_variable
 
 HISTOGRAM_SERIES = ("bucket", "count", "sum")
-
-
-@dataclass(frozen=True)
-class NotRe:
-    """A negative regex label matcher (`!~`)."""
-
-    pattern: str
 
 
 @dataclass(frozen=True)
@@ -34,13 +28,8 @@ class Scoped(Metrics):
     def _cluster(self) -> dict[str, str | Re]:
         return {self.cluster_label: Re("$cluster")} if self.cluster_label else {}
 
-    def __call__(self, name: str, **matchers: str | Re | NotRe) -> str:
-        positive = {k: Re(v.pattern) if isinstance(v, NotRe) else v for k, v in matchers.items()}
-        out = super().__call__(name, **self._cluster(), **positive)
-        for label, value in matchers.items():
-            if isinstance(value, NotRe):
-                out = out.replace(f", {label}=~", f", {label}!~", 1)
-        return out
+    def __call__(self, name: str, **matchers: str | Re) -> str:
+        return super().__call__(name, **self._cluster(), **matchers)
 
     def by(self, name: str, *labels: str) -> str:
         """As `Metrics.by`, the cluster label first; a histogram's series also carry `le`."""
@@ -49,7 +38,7 @@ class Scoped(Metrics):
         super().by(name, *(label for label in every if not (histogram and label == "le")))
         return ", ".join(every)
 
-    def histogram(self, name: str, series: str, **matchers: str | Re | NotRe) -> str:
+    def histogram(self, name: str, series: str, **matchers: str | Re) -> str:
         """The `_bucket`, `_count` or `_sum` series of the histogram `name`."""
         if spec(name).type != "histogram" or series not in HISTOGRAM_SERIES:
             raise ValueError(f"{name}: no {series} series (a {spec(name).type})")
@@ -84,25 +73,12 @@ def grouping(cfg: BundleConfig, *labels: str) -> str:
     return ", ".join(((cluster,) if cluster else ()) + labels)
 
 
-def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _matcher(label: str, value: str | Re | NotRe) -> str:
-    if isinstance(value, Re):
-        return f"{label}=~{_quote(value.pattern)}"
-    if isinstance(value, NotRe):
-        return f"{label}!~{_quote(value.pattern)}"
-    return f"{label}={_quote(value)}"
-
-
-def selector(cfg: BundleConfig, name: str, **matchers: str | Re | NotRe) -> str:
+def selector(cfg: BundleConfig, name: str, **matchers: str | Re) -> str:
     """A selector of a recording rule (alerts/records.py) or of ALERTS, in the dashboard's cluster."""
     cluster = cfg.naming.cluster_label
-    every: dict[str, str | Re | NotRe] = {cluster: Re("$cluster")} if cluster else {}
+    every: dict[str, str | Re] = {cluster: Re("$cluster")} if cluster else {}
     every.update(matchers)
-    parts = [_matcher(label, value) for label, value in every.items()]
-    return f"{name}{{{', '.join(parts)}}}" if parts else name
+    return promql.selector(name, **every)
 
 
 def cluster_variables(cfg: BundleConfig, m: Scoped, name: str) -> list[g.Template]:

@@ -14,7 +14,7 @@ from alerts import panels, records
 from bundle.promql import Re
 from bundle.schema import BundleConfig
 from dashboards import serving_health
-from dashboards.scope import NotRe, Scoped, board, cluster_variables, selector, serving_metrics
+from dashboards.scope import Scoped, board, cluster_variables, selector, serving_metrics
 from dashboards.serving_health import divided_per_model
 from dashboards.style import (
     ALL_OR_ABSENT,
@@ -47,7 +47,7 @@ class ServingQueries:
         scope: dict[str, str | Re] = {"namespace": Re("$namespace"), "model": Re("$model")}
         return {**scope, "version": Re("$version")} if versions else scope
 
-    def __call__(self, name: str, versions: bool = False, **matchers: str | Re | NotRe) -> str:
+    def __call__(self, name: str, versions: bool = False, **matchers: str | Re) -> str:
         return self.m(name, **self.models(versions), **matchers)
 
     def record(self, name: str, versions: bool = False) -> str:
@@ -65,7 +65,7 @@ def traffic(cfg: BundleConfig) -> Section:
     q = ServingQueries(cfg)
     s = cfg.serving
     requests = "tfserving_requests_total"
-    non_ok = q(requests, versions=True, status=NotRe("|".join(("OK", *s.client_error_codes))))
+    non_ok = q(requests, versions=True, status=Re("|".join(("OK", *s.client_error_codes)), negate=True))
     return Section(
         "Traffic and errors",
         (

@@ -11,7 +11,7 @@ from alerts import records
 from bundle.promql import Re
 from bundle.schema import BundleConfig
 from dashboards import gpu
-from dashboards.scope import NotRe, selector, serving_metrics
+from dashboards.scope import selector, serving_metrics
 from dashboards.style import UP, Query, Section, rate, ratio_panel, states, steps, timeseries
 
 # Burn-rate windows drawn (of records.SLO_WINDOWS): the long windows of the SRE workbook's alert pairs.
@@ -58,7 +58,7 @@ def burn_rate(cfg: BundleConfig, sli: records.Sli, window: str) -> str:
 
 def slo(cfg: BundleConfig) -> Section:
     burn = steps("green", (1, "orange"), (FAST_BURN, "red"))
-    scope: dict[str, str | Re | NotRe] = {"namespace": Re("$namespace"), "model": Re("$model")}
+    scope: dict[str, str | Re] = {"namespace": Re("$namespace"), "model": Re("$model")}
 
     def burn_panel(sli: records.Sli, title: str) -> Any:
         return timeseries(
