@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import ScrapeStats, measure, spawn_exporter, wait_ready
-from exporter.fake_nvml import load
+from exporter.attribution.fake_kubelet import FakeContainer, FakeKubelet, FakePod
+from exporter.gpu.fake_nvml import load
 from exporter.plugins import PLUGINS
-from exporter.simulators.kubelet import FakeContainer, FakeKubelet, FakePod
 
 GPUS = 8
 PODS_PER_GPU = 4

@@ -21,8 +21,8 @@ import yaml
 from benchmarks.harness import measure, scrape_once, spawn_exporter, wait_ready
 from demo.mlflow_server import start_mlflow_server, stop_mlflow_server
 from exporter.catalogue.families import FamilySet
-from exporter.collectors.base import IsolatingCollector
-from exporter.collectors.mlflow import MlflowCollector
+from exporter.collector import IsolatingCollector
+from exporter.mlflow.collector import MlflowCollector
 from exporter.plugin import BuildContext
 from exporter.plugins import PLUGINS
 from exporter.settings import parse

@@ -145,7 +145,7 @@ class _MlflowHandler(http.server.BaseHTTPRequestHandler):
 
 
 def _simulator(flag: str | None) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-m", "exporter.simulators.tfserving", "--port=0", "--model=m:1"]
+    command = [sys.executable, "-m", "exporter.tfserving.simulator", "--port=0", "--model=m:1"]
     proc = subprocess.Popen(  # stderr: the simulator reports every connection the exporter dropped
         [*command, *([flag] if flag else [])], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )

@@ -12,12 +12,12 @@ from typing import Any
 
 from benchmarks.harness import measure, spawn_exporter, wait_ready
 from exporter.catalogue.families import FamilySet
-from exporter.collectors.base import IsolatingCollector
-from exporter.collectors.tfserving import TFServingCollector
-from exporter.collectors.tfserving_plugin import default_pool
+from exporter.collector import IsolatingCollector
 from exporter.plugins import PLUGINS
-from exporter.sources.tfserving import Target, TFServingClient
-from exporter.sources.tfserving_page import parse_page
+from exporter.tfserving.collector import TFServingCollector
+from exporter.tfserving.page import parse_page
+from exporter.tfserving.plugin import default_pool
+from exporter.tfserving.source import Target, TFServingClient
 
 TARGETS = 4
 MODELS = tuple(f"model{i}" for i in range(5))
@@ -37,7 +37,7 @@ def _spawn_simulator(seed: int) -> tuple[subprocess.Popen[str], str]:
         [
             sys.executable,
             "-m",
-            "exporter.simulators.tfserving",
+            "exporter.tfserving.simulator",
             "--port=0",
             f"--seed={seed}",
             "--requests=500",

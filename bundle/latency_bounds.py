@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from exporter.simulators.tfserving_format import LATENCY_BOUNDS, six_digits
-from exporter.sources.tfserving_histograms import le_seconds
+from exporter.tfserving.histograms import le_seconds
+from exporter.tfserving.simulator_format import LATENCY_BOUNDS, six_digits
 
 # (the exporter's `le` string, the bound in seconds), ascending.
 BOUNDS: tuple[tuple[str, float], ...] = tuple(le_seconds(six_digits(bound)) for bound in LATENCY_BOUNDS)

@@ -1,7 +1,7 @@
 """PromQL built from the exporter's catalogue: a metric or label it does not declare fails the build.
 
 Alerts and dashboards never spell a metric name as a bare string: they ask `Metrics` for a selector, so a
-rename in `exporter/catalogue/` breaks `make generate`, not the pager.
+rename in the catalogue (`exporter/*/catalogue.py`) breaks `make generate`, not the pager.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def spec(name: str) -> MetricSpec:
     """The catalogue entry for `name`; raises UnknownMetricError when the exporter does not declare it."""
     found = _catalogue().get(name)
     if found is None:
-        raise UnknownMetricError(f"{name}: not in the exporter's metric catalogue (exporter/catalogue/)")
+        raise UnknownMetricError(f"{name}: not in the exporter's metric catalogue (exporter/*/catalogue.py)")
     return found
 
 

@@ -20,7 +20,7 @@ from bundle.checks_experiments import check_experiments
 from bundle.checks_serving import check_serving
 from bundle.config import BundleConfigError, load
 from bundle.sections import Drift, Experiments, Exporters, Models, Quality, Registry, Serving, Slo, Training
-from exporter.sources.nvml_types import CLOCK_EVENT_REASONS
+from exporter.gpu.nvml_types import CLOCK_EVENT_REASONS
 
 # A device plugin resource name (domain/name) or a shell pattern of them, as --attribution.resource takes.
 _RESOURCE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/[-A-Za-z0-9_.*?\[\]]{1,63}$")

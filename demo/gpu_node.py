@@ -11,10 +11,10 @@ from typing import Any
 
 import yaml
 
-from exporter.fake_nvml import load
-from exporter.fake_nvml.scenario import SCENARIO_DIR
-from exporter.simulators import kubernetes
-from exporter.simulators.kubelet import FakeContainer, FakePod
+from exporter.attribution.fake_kubelet import FakeContainer, FakePod
+from exporter.gpu.fake_nvml import load
+from exporter.gpu.fake_nvml.scenario import SCENARIO_DIR
+from exporter.kube import fake_api as kubernetes
 
 NODE = "gpu-node-1"
 BASE_SCENARIO = "h100-8x"

@@ -29,10 +29,10 @@ from demo.mlflow_server import MlflowServer, Writer, launch_mlflow_server, resta
 from demo.mlflow_server import wait_healthy as wait_mlflow
 from demo.processes import Child, free_port, stop, wait_until
 from demo.prometheus import PrometheusAPI
-from exporter.simulators.kubelet import FakeKubelet
-from exporter.simulators.kubernetes import FakeKubeAPI
-from exporter.simulators.tfserving import TFServingSimulator
-from exporter.simulators.tfserving_state import SimModel, SimVersion, TFServingState, failed_version
+from exporter.attribution.fake_kubelet import FakeKubelet
+from exporter.kube.fake_api import FakeKubeAPI
+from exporter.tfserving.simulator import TFServingSimulator
+from exporter.tfserving.simulator_state import SimModel, SimVersion, TFServingState, failed_version
 
 SERVING = (
     ServingPod("fraud-detector-0", ("fraud-detector",), (0, 1)),

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from exporter import __version__
-from exporter.collectors.base import IsolatingCollector
+from exporter.collector import IsolatingCollector
 from exporter.http import make_app
 from exporter.http_server import HttpServer, ServerLimits, listen
 from exporter.plugin import BuildContext, Plugin

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 
 from exporter import __version__, exposition
-from exporter.collectors.base import IsolatingCollector
+from exporter.collector import IsolatingCollector
 from exporter.http_server import App
 from exporter.http_wire import Request, Response
 

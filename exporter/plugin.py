@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from exporter.collectors.base import Collector
+from exporter.collector import Collector
 from exporter.validate import Section
 
 

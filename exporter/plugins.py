@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from exporter.collectors.attribution_plugin import ATTRIBUTION_PLUGIN
-from exporter.collectors.gpu_plugin import GPU_PLUGIN
-from exporter.collectors.mlflow_plugin import MLFLOW_PLUGIN
-from exporter.collectors.tfserving_plugin import TFSERVING_PLUGIN
+from exporter.attribution.plugin import ATTRIBUTION_PLUGIN
+from exporter.gpu.plugin import GPU_PLUGIN
+from exporter.mlflow.plugin import MLFLOW_PLUGIN
 from exporter.plugin import Plugin
+from exporter.tfserving.plugin import TFSERVING_PLUGIN
 
 PLUGINS: tuple[Plugin, ...] = (GPU_PLUGIN, MLFLOW_PLUGIN, TFSERVING_PLUGIN, ATTRIBUTION_PLUGIN)

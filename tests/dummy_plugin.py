@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from exporter.catalogue import core
 from exporter.catalogue.families import FamilySet
 from exporter.catalogue.spec import MetricSpec
-from exporter.collectors.base import Health
+from exporter.collector import Health
 from exporter.plugin import BuildContext
 from exporter.validate import Section
 

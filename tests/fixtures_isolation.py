@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from exporter.collectors.base import Collector
+from exporter.collector import Collector
 from tests.gpu_support import rig
 
 BUILD_LABELS = {"version": "0", "python_version": "3", "node": "n", "gpu_backend": "fake"}

@@ -31,8 +31,8 @@ from demo.mlflow_server import (
     wait_healthy,
 )
 from exporter.app import Exporter
-from exporter.collectors.mlflow import MlflowCollector
-from exporter.collectors.mlflow_plugin import MLFLOW_PLUGIN
+from exporter.mlflow.collector import MlflowCollector
+from exporter.mlflow.plugin import MLFLOW_PLUGIN
 from exporter.plugin import BuildContext
 from tests.helpers import running_exporter
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from exporter.simulators.kubernetes import FakeKubeAPI
-from exporter.simulators.tfserving import TFServingSimulator
-from exporter.simulators.tfserving_state import SimModel, SimVersion, TFServingState
+from exporter.kube.fake_api import FakeKubeAPI
+from exporter.tfserving.simulator import TFServingSimulator
+from exporter.tfserving.simulator_state import SimModel, SimVersion, TFServingState
 
 TFSERVING_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tfserving"
 

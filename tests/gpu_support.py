@@ -9,10 +9,10 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from exporter.collectors.base import IsolatingCollector
-from exporter.collectors.gpu import GpuCollector
-from exporter.fake_nvml import FakeNvml, ManualClock, load
-from exporter.sources.nvml import Backoff, NvmlSource
+from exporter.collector import IsolatingCollector
+from exporter.gpu.collector import GpuCollector
+from exporter.gpu.fake_nvml import FakeNvml, ManualClock, load
+from exporter.gpu.nvml import Backoff, NvmlSource
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "gpu"
 WALL = 1_750_000_000.0

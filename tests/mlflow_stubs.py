@@ -20,11 +20,11 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from exporter.catalogue.families import FamilySet
-from exporter.collectors.mlflow import MlflowCollector, MlflowSettings
-from exporter.collectors.mlflow_plugin import build_collector as collector_from
-from exporter.collectors.mlflow_rows import MonitoringKeys, RegistryCaps
-from exporter.sources.mlflow_http import API_PREFIX, Credentials, Tls
-from exporter.sources.mlflow_reads import MonitoringQuery, TrainingQuery
+from exporter.mlflow.collector import MlflowCollector, MlflowSettings
+from exporter.mlflow.http import API_PREFIX, Credentials, Tls
+from exporter.mlflow.plugin import build_collector as collector_from
+from exporter.mlflow.reads import MonitoringQuery, TrainingQuery
+from exporter.mlflow.rows import MonitoringKeys, RegistryCaps
 from tests.helpers import value
 
 NOW_MS = 1_700_000_000_000

@@ -156,7 +156,7 @@ def test_registry_burn_thresholds_follow_the_objective(make_config: MakeConfig) 
 
 
 def test_registry_fault_kinds_are_kinds_the_exporter_counts() -> None:
-    from exporter.sources.mlflow_stats import ERROR_KINDS
+    from exporter.mlflow.stats import ERROR_KINDS
 
     assert set(registry.REGISTRY_FAULT_KINDS) < set(ERROR_KINDS)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from exporter.collectors.attribution import AttributionCollector, GpuInput
-from exporter.collectors.attribution_join import (
+from exporter.attribution.collector import AttributionCollector, GpuInput
+from exporter.attribution.fake_kubelet import FakeContainer, FakeKubelet, FakePod
+from exporter.attribution.join import (
     DeviceProcesses,
     DeviceRef,
     GpuView,
@@ -20,11 +21,10 @@ from exporter.collectors.attribution_join import (
     ProcessView,
     ServingPodView,
 )
-from exporter.collectors.base import IsolatingCollector
-from exporter.simulators.kubelet import FakeContainer, FakeKubelet, FakePod
-from exporter.sources.podresources import DEFAULT_RESOURCES, PodResourcesClient, ResourceFilter
-from exporter.sources.podresources_names import PodName
-from exporter.sources.proc_cgroups import ProcCgroups
+from exporter.attribution.pod_names import PodName
+from exporter.attribution.podresources import DEFAULT_RESOURCES, PodResourcesClient, ResourceFilter
+from exporter.attribution.proc_cgroups import ProcCgroups
+from exporter.collector import IsolatingCollector
 from tests.helpers import promtool_check_metrics, value
 
 PROC = Path(__file__).parent / "fixtures" / "proc"

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from exporter.collectors.attribution_plugin import AttributionPlugin
-from exporter.collectors.gpu_plugin import GPU_PLUGIN
-from exporter.collectors.tfserving_plugin import TFServingPlugin
-from exporter.fake_nvml import load
-from exporter.fake_nvml.clock import ManualClock
+from exporter.attribution.fake_kubelet import FakeContainer, FakeKubelet, FakePod
+from exporter.attribution.plugin import AttributionPlugin
+from exporter.gpu.fake_nvml import load
+from exporter.gpu.fake_nvml.clock import ManualClock
+from exporter.gpu.plugin import GPU_PLUGIN
+from exporter.kube import fake_api as kube_api
+from exporter.kube.fake_api import FakeKubeAPI
 from exporter.plugin import BuildContext
-from exporter.simulators import kubernetes as kube_api
-from exporter.simulators.kubelet import FakeContainer, FakeKubelet, FakePod
-from exporter.simulators.kubernetes import FakeKubeAPI
-from exporter.simulators.tfserving import TFServingSimulator
-from exporter.simulators.tfserving_state import SimModel, SimVersion, TFServingState
+from exporter.tfserving.plugin import TFServingPlugin
+from exporter.tfserving.simulator import TFServingSimulator
+from exporter.tfserving.simulator_state import SimModel, SimVersion, TFServingState
 from tests.helpers import http_get, promtool_check_metrics, running_exporter, samples, scrape, value
 
 NODE = "gpu-node-1"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.collectors.attribution_inputs import gpu_input
-from exporter.collectors.attribution_join import (
+from exporter.attribution.inputs import gpu_input
+from exporter.attribution.join import (
     DeviceIndex,
     DeviceProcesses,
     DeviceRef,
@@ -18,7 +18,9 @@ from exporter.collectors.attribution_join import (
     pod_names,
     pod_usage,
 )
-from exporter.sources.nvml_types import (
+from exporter.attribution.pod_names import PodName
+from exporter.attribution.podresources import DeviceAllocation
+from exporter.gpu.nvml_types import (
     DeviceIdentity,
     DeviceReading,
     MigInstance,
@@ -26,8 +28,6 @@ from exporter.sources.nvml_types import (
     ProcessInfo,
     ProcessUtilization,
 )
-from exporter.sources.podresources import DeviceAllocation
-from exporter.sources.podresources_names import PodName
 
 GPU0 = "GPU-5e7c1f4a-9b2d-4c3e-8f1a-0b2c3d4e5f60"
 GPU1 = "GPU-6f8d2a5b-0c3e-4d4f-9a2b-1c3d4e5f6071"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from exporter.collectors.attribution_inputs import gpu_input
-from exporter.collectors.attribution_join import DeviceIndex, DeviceProcesses, DeviceRef, ProcessView
+from exporter.attribution.inputs import gpu_input
+from exporter.attribution.join import DeviceIndex, DeviceProcesses, DeviceRef, ProcessView
 from tests.gpu_support import fixture, rig
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.collectors.attribution_plugin import AttributionPlugin, AttributionSettings
+from exporter.attribution.plugin import AttributionPlugin, AttributionSettings
 from exporter.plugin import BuildContext
 from exporter.settings import ConfigError, parse
 from tests.dummy_plugin import DummyPlugin

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from exporter.simulators.kubelet import FakeContainer, FakeKubelet, FakePod
-from exporter.sources.podresources import (
+from exporter.attribution.fake_kubelet import FakeContainer, FakeKubelet, FakePod
+from exporter.attribution.pod_names import NodePodNames, PodName
+from exporter.attribution.podresources import (
     DEFAULT_RESOURCES,
     DeviceAllocation,
     PodResourcesClient,
     PodResourcesError,
     ResourceFilter,
 )
-from exporter.sources.podresources_names import NodePodNames, PodName
-from exporter.sources.proc_cgroups import ProcCgroups, ProcUnavailable, pod_uid_from_cgroup
+from exporter.attribution.proc_cgroups import ProcCgroups, ProcUnavailable, pod_uid_from_cgroup
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROC = FIXTURES / "proc"
@@ -128,12 +128,12 @@ def test_checked_in_stubs_match_the_proto() -> None:
     from google.protobuf import descriptor_pb2
     from grpc_tools import protoc
 
-    from exporter.sources.podresources_pb import api_pb2
+    from exporter.attribution.podresources_pb import api_pb2
 
     root = Path(__file__).resolve().parent.parent
     out = root / ".pytest_cache" / "podresources.pb"
     out.parent.mkdir(exist_ok=True)
-    proto = "exporter/sources/podresources_pb/api.proto"
+    proto = "exporter/attribution/podresources_pb/api.proto"
     assert protoc.main(["protoc", f"-I{root}", f"--descriptor_set_out={out}", str(root / proto)]) == 0
     compiled = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file[0]
     for message in compiled.message_type:

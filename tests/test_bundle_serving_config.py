@@ -12,7 +12,7 @@ import pytest
 from bundle.config import BundleConfigError
 from bundle.latency_bounds import BOUNDS, bucket_le, neighbours
 from bundle.schema import BundleConfig
-from exporter.sources.tfserving_histograms import le_seconds
+from exporter.tfserving.histograms import le_seconds
 
 REAL_PAGE = Path(__file__).parent / "fixtures" / "tfserving" / "tfserving_metrics_2020_bert_two_versions.txt"
 

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter.catalogue.families import FamilySet
 from exporter.catalogue.spec import MetricSpec
-from exporter.collectors.base import Collector, Health, IsolatingCollector
+from exporter.collector import Collector, Health, IsolatingCollector
 from exporter.textsafe import LABEL_LIMIT, TRUNCATION_MARKER
 from tests.fixtures_isolation import BUILD_LABELS as BUILD
 from tests.fixtures_isolation import gpu_series

@@ -14,17 +14,17 @@ import pytest
 from bundle.schema import BundleConfig, load_config
 from dashboards import gpu_node
 from dashboards.queries import all_values, panel_queries, substitute
-from exporter.collectors.attribution_plugin import AttributionPlugin
-from exporter.collectors.gpu_plugin import GPU_PLUGIN
-from exporter.collectors.tfserving_plugin import TFServingPlugin
-from exporter.fake_nvml import load
+from exporter.attribution.fake_kubelet import FakeContainer, FakeKubelet, FakePod
+from exporter.attribution.plugin import AttributionPlugin
+from exporter.gpu.fake_nvml import load
+from exporter.gpu.plugin import GPU_PLUGIN
+from exporter.kube import fake_api as kube_api
+from exporter.kube.fake_api import FakeKubeAPI
 from exporter.plugin import BuildContext, Plugin
-from exporter.simulators.tfserving import TFServingSimulator
-from exporter.simulators.tfserving_state import SimModel, SimVersion, TFServingState
+from exporter.tfserving.plugin import TFServingPlugin
+from exporter.tfserving.simulator import TFServingSimulator
+from exporter.tfserving.simulator_state import SimModel, SimVersion, TFServingState
 from servicemonitors import gpu
-from tests.fakes import kube_api
-from tests.fakes.kube_api import FakeKubeAPI
-from tests.fakes.podresources_server import FakeContainer, FakeKubelet, FakePod
 from tests.fixtures_bundle import instant_query, pod_spec, relabel_config, running_prometheus, wait_for
 from tests.helpers import running_exporter
 

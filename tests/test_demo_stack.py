@@ -20,7 +20,7 @@ from demo.config import PENDING, PENDING_LONG, RATE_WINDOW, shortened, stack_con
 from demo.control import apply
 from demo.gpu_node import Throttle, Xid, write_scenario
 from demo.processes import launch, stop, wait_until
-from exporter.fake_nvml import load
+from exporter.gpu.fake_nvml import load
 from tests.fixtures_bundle import run_tool, tool
 
 H100 = load("h100-8x").gpus

@@ -10,8 +10,8 @@ from pathlib import Path
 import pynvml
 import pytest
 
-from exporter.fake_nvml import FakeNvml, ManualClock, ScenarioError, load, shipped
-from exporter.fake_nvml.devices import EPOCH_US
+from exporter.gpu.fake_nvml import FakeNvml, ManualClock, ScenarioError, load, shipped
+from exporter.gpu.fake_nvml.devices import EPOCH_US
 from tests.gpu_support import fixture
 
 

@@ -27,7 +27,7 @@ from benchmarks.fleet.shape import (
 from benchmarks.harness import scrape_once, spawn_exporter, wait_ready
 from bundle.promql import spec
 from bundle.schema import BundleConfig
-from exporter.simulators.tfserving import TFServingSimulator
+from exporter.tfserving.simulator import TFServingSimulator
 from tests.fixtures_tfserving import SimFactory
 from tests.helpers import free_port, samples
 

@@ -15,9 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exporter.catalogue.families import FamilySet
-from exporter.collectors.base import Collector, IsolatingCollector
-from exporter.collectors.tfserving import TFServingCollector
-from exporter.sources.tfserving import DEFAULT_METRICS_PATH, STATES, Target, TFServingClient
+from exporter.collector import Collector, IsolatingCollector
+from exporter.tfserving.collector import TFServingCollector
+from exporter.tfserving.source import DEFAULT_METRICS_PATH, STATES, Target, TFServingClient
 from tests.fakes.tfserving_pool import FakePool
 from tests.fixtures_isolation import BUILD_LABELS, gpu_series
 from tests.fixtures_tfserving import two_models

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric, UnknownMetricFamily
 
-from exporter.sources import tfserving_page as tf
-from exporter.sources.tfserving_page import ServingPage, le_seconds, parse_page
+from exporter.tfserving import page as tf
+from exporter.tfserving.page import ServingPage, le_seconds, parse_page
 from tests.fixtures_tfserving import two_models
 
 # The label names TF Serving gives each family the collector uses.

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from exporter.cli import main
-from exporter.collectors.gpu import GpuCollector
-from exporter.collectors.gpu_plugin import GPU_PLUGIN
-from exporter.fake_nvml import FakeNvml, ManualClock, shipped
+from exporter.gpu.collector import GpuCollector
+from exporter.gpu.fake_nvml import FakeNvml, ManualClock, shipped
+from exporter.gpu.nvml import NvmlSource
+from exporter.gpu.plugin import GPU_PLUGIN
 from exporter.plugin import BuildContext
 from exporter.settings import ConfigError, parse
-from exporter.sources.nvml import NvmlSource
 from tests.gpu_invariants import check_progress, check_scrape
 from tests.gpu_support import fixture
 from tests.helpers import http_get, promtool_check_metrics, running_exporter, scrape, value

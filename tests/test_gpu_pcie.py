@@ -10,10 +10,10 @@ from typing import Any
 import pynvml
 import pytest
 
-from exporter.collectors.gpu_plugin import GPU_PLUGIN
+from exporter.gpu.nvml_device import union_value
+from exporter.gpu.nvml_errors import DeviceLost, ErrorCounter, FieldReader
+from exporter.gpu.plugin import GPU_PLUGIN
 from exporter.settings import ConfigError, parse
-from exporter.sources.nvml_device import union_value
-from exporter.sources.nvml_errors import DeviceLost, ErrorCounter, FieldReader
 from tests.gpu_invariants import check_progress, check_scrape
 from tests.gpu_support import fixture, rig
 from tests.helpers import promtool_check_metrics, running_exporter, scrape, value

@@ -8,7 +8,7 @@ import time
 import pynvml
 import pytest
 
-from exporter.sources.nvml import Backoff, NvmlSource
+from exporter.gpu.nvml import Backoff, NvmlSource
 from tests.gpu_invariants import check_progress, check_scrape
 from tests.gpu_support import WALL, fixture, rig
 from tests.helpers import promtool_check_metrics, value

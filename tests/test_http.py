@@ -99,7 +99,7 @@ def test_stop_closes_collectors() -> None:
 
 def test_prepare_runs_for_every_collector_before_any_collects() -> None:
     from exporter.catalogue.families import FamilySet
-    from exporter.collectors.base import Health, IsolatingCollector
+    from exporter.collector import Health, IsolatingCollector
 
     events: list[str] = []
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.collectors.mlflow_rows import label_value
+from exporter.mlflow.rows import label_value
 from tests.fixtures_mlflow import HOUR, MlflowServer, Seeded, mlflow_exporter
 from tests.helpers import promtool_check_metrics, samples, scrape, value
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.collectors.mlflow import MlflowSettings
-from exporter.collectors.mlflow_plugin import MLFLOW_PLUGIN, parse_duration
+from exporter.mlflow.collector import MlflowSettings
+from exporter.mlflow.plugin import MLFLOW_PLUGIN, parse_duration
 from exporter.settings import ConfigError, parse
 
 URL = "http://mlflow.test:5000"

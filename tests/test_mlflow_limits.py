@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter.sources.mlflow_http import API_PREFIX, DEFAULT_MAX_BODY_BYTES, MAX_REDIRECTS
-from exporter.sources.mlflow_stats import ERROR_KINDS
+from exporter.mlflow.http import API_PREFIX, DEFAULT_MAX_BODY_BYTES, MAX_REDIRECTS
+from exporter.mlflow.stats import ERROR_KINDS
 from tests.helpers import value
 from tests.mlflow_stubs import (
     REGISTRY_ONLY,

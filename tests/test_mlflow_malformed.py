@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter.sources.mlflow import parse_experiment, parse_model, parse_run, parse_version
-from exporter.sources.mlflow_json import Malformed, Obj
+from exporter.mlflow.source import parse_experiment, parse_model, parse_run, parse_version
+from exporter.mlflow.typed_json import Malformed, Obj
 from tests.helpers import value
 from tests.mlflow_stubs import (
     SECTIONS,

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from exporter.collectors.mlflow_refresh import BackgroundRefresh
-from exporter.collectors.mlflow_rows import MonitoringKeys, label_value
+from exporter.mlflow.refresh import BackgroundRefresh
+from exporter.mlflow.rows import MonitoringKeys, label_value
 
 
 class FakeClock:

@@ -10,9 +10,9 @@ import pytest
 
 from bundle.config import BundleConfigError
 from bundle.schema import BundleConfig
+from exporter.attribution.podresources import DEFAULT_RESOURCES, DEFAULT_SOCKET
 from exporter.plugins import PLUGINS
 from exporter.settings import ConfigError, Settings, parse
-from exporter.sources.podresources import DEFAULT_RESOURCES, DEFAULT_SOCKET
 from servicemonitors import gpu, objects
 from tests.fixtures_bundle import pod_spec, round_trip
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.collectors.tfserving_plugin import TFServingPlugin, TFServingSettings
 from exporter.settings import ConfigError, parse
+from exporter.tfserving.plugin import TFServingPlugin, TFServingSettings
 
 
 def _settings(

@@ -6,8 +6,8 @@ import json
 from contextlib import AbstractContextManager
 
 from exporter.app import Exporter
-from exporter.collectors.tfserving_plugin import TFServingPlugin
-from exporter.simulators.tfserving_state import SimModel, SimVersion, TFServingState, failed_version
+from exporter.tfserving.plugin import TFServingPlugin
+from exporter.tfserving.simulator_state import SimModel, SimVersion, TFServingState, failed_version
 from tests.fixtures_tfserving import SimFactory, two_models
 from tests.helpers import http_get, promtool_check_metrics, running_exporter, samples, scrape, value
 from tests.test_tfserving_page import histogram_quantile

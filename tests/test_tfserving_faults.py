@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.collectors.tfserving_plugin import TFServingPlugin
+from exporter.tfserving.plugin import TFServingPlugin
 from tests.fixtures_tfserving import SimFactory, two_models
 from tests.helpers import promtool_check_metrics, running_exporter, scrape, value
 from tests.test_tfserving_http import Reply, ScriptedPeer, ok

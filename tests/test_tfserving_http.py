@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.sources.tfserving_http import FetchError, HTTPPool
+from exporter.tfserving.http import FetchError, HTTPPool
 
 
 @dataclass(frozen=True)

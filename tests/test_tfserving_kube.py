@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.collectors.tfserving_discovery import KubernetesSettings, PodTargets, annotation_models
-from exporter.collectors.tfserving_plugin import TFServingPlugin
-from exporter.simulators.kubernetes import FakeKubeAPI, api_client, pod
-from exporter.sources.kube_pods import DiscoveryError, PodLister
+from exporter.kube.fake_api import FakeKubeAPI, api_client, pod
+from exporter.kube.pods import DiscoveryError, PodLister
+from exporter.tfserving.discovery import KubernetesSettings, PodTargets, annotation_models
+from exporter.tfserving.plugin import TFServingPlugin
 from tests.fixtures_tfserving import SimFactory
 from tests.helpers import promtool_check_metrics, running_exporter, scrape, value
 

@@ -8,8 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from exporter.simulators.tfserving_format import LATENCY_BOUNDS, six_digits
-from exporter.sources.tfserving_page import (
+from exporter.tfserving.page import (
     GRAPH_RUNS,
     LOAD_ATTEMPTS,
     LOAD_LATENCY,
@@ -19,6 +18,7 @@ from exporter.sources.tfserving_page import (
     parse_page,
     split_model_path,
 )
+from exporter.tfserving.simulator_format import LATENCY_BOUNDS, six_digits
 from tests.fixtures_tfserving import two_models
 
 REAL_PAGE = "tfserving_metrics_2020_bert_two_versions.txt"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from exporter.sources.tfserving_page import REQUEST_COUNT, REQUEST_LATENCY, ServingPage, parse_page
+from exporter.tfserving.page import REQUEST_COUNT, REQUEST_LATENCY, ServingPage, parse_page
 from tests.fixtures_tfserving import two_models
 
 USED_TYPE_LINE = re.compile(

@@ -8,13 +8,13 @@ from collections.abc import Callable
 
 import pytest
 
-from exporter.catalogue.tfserving import VERSION_MEMORY_SECONDS
-from exporter.collectors.base import Collector, IsolatingCollector
-from exporter.collectors.tfserving import TFServingCollector
-from exporter.simulators.tfserving_state import SimModel, SimVersion, TFServingState
-from exporter.sources.tfserving import Target, TFServingClient
-from exporter.sources.tfserving_http import HTTPPool
+from exporter.collector import Collector, IsolatingCollector
 from exporter.textsafe import LABEL_LIMIT, TRUNCATION_MARKER
+from exporter.tfserving.catalogue import VERSION_MEMORY_SECONDS
+from exporter.tfserving.collector import TFServingCollector
+from exporter.tfserving.http import HTTPPool
+from exporter.tfserving.simulator_state import SimModel, SimVersion, TFServingState
+from exporter.tfserving.source import Target, TFServingClient
 from tests.fakes.tfserving_pool import FakePool, page
 from tests.fixtures_isolation import BUILD_LABELS, gpu_series
 from tests.fixtures_tfserving import SimFactory, two_models

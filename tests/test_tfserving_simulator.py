@@ -7,7 +7,7 @@ import re
 import urllib.request
 from collections.abc import Callable
 
-from exporter.simulators.tfserving_state import SimModel, SimVersion, TFServingState, failed_version
+from exporter.tfserving.simulator_state import SimModel, SimVersion, TFServingState, failed_version
 from tests.fixtures_tfserving import SimFactory, two_models
 from tests.helpers import http_get
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from exporter.collectors.tfserving_plugin import default_pool
-from exporter.sources.tfserving import FetchError, Target, TFServingClient, error_message, parse_model_status
+from exporter.tfserving.plugin import default_pool
+from exporter.tfserving.source import FetchError, Target, TFServingClient, error_message, parse_model_status
 from tests.fixtures_tfserving import SimFactory
 
 

@@ -29,11 +29,11 @@ from benchmarks.fleet.shape import (
     served_version,
     serving_pod,
 )
-from exporter.simulators.tfserving_format import LATENCY_BOUNDS, six_digits
-from exporter.sources.mlflow_stats import DURATION_BUCKETS
-from exporter.sources.nvml_types import CLOCK_EVENT_REASONS
-from exporter.sources.tfserving import REASONS
-from exporter.sources.tfserving_histograms import DROP_REASONS, le_seconds
+from exporter.gpu.nvml_types import CLOCK_EVENT_REASONS
+from exporter.mlflow.stats import DURATION_BUCKETS
+from exporter.tfserving.histograms import DROP_REASONS, le_seconds
+from exporter.tfserving.simulator_format import LATENCY_BOUNDS, six_digits
+from exporter.tfserving.source import REASONS
 
 Values = float | Sequence[float | None]  # a constant, or one value (None: absent) per sample time
 GPU_JOB = "mlobs-exporter"

@@ -1,7 +1,8 @@
 """The metric catalogue: every family the exporter can emit, declared once as data.
 
-Each collector's specs live in a module of its own; `ALL` gathers them for the generated
-reference (docs/metrics.md), the dashboards and the alerts.
+The exporter's own series are declared in `core`; each upstream declares its families in its package's
+`catalogue` module. `all_metrics` gathers them for the generated reference (docs/metrics.md), the
+dashboards and the alerts.
 """
 
 from __future__ import annotations
@@ -11,14 +12,20 @@ from importlib import import_module
 from exporter.catalogue.spec import MetricSpec
 
 # One module per collector, in the order the reference lists them.
-MODULES = ("core", "gpu", "tfserving", "mlflow", "attribution")
+MODULES = {
+    "core": "exporter.catalogue.core",
+    "gpu": "exporter.gpu.catalogue",
+    "tfserving": "exporter.tfserving.catalogue",
+    "mlflow": "exporter.mlflow.catalogue",
+    "attribution": "exporter.attribution.catalogue",
+}
 
 
 def all_metrics() -> tuple[MetricSpec, ...]:
     """Every declared metric, checked for duplicate names."""
     specs: list[MetricSpec] = []
-    for module in MODULES:
-        specs.extend(import_module(f"exporter.catalogue.{module}").METRICS)
+    for module in MODULES.values():
+        specs.extend(import_module(module).METRICS)
     names = [s.name for s in specs]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:

@@ -46,7 +46,7 @@ def get(url: str, timeout: float = 10) -> tuple[int, str]:
 def direct_nvml(backend: str) -> Any:
     """NVML as this script reads it, independently of the exporter: pynvml, or the same fake scenario."""
     if backend == "fake":
-        from exporter.fake_nvml import FakeNvml, load
+        from exporter.gpu.fake_nvml import FakeNvml, load
 
         return FakeNvml(load("h100-8x"))
     import pynvml

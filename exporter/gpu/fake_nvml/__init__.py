@@ -1,0 +1,13 @@
+"""A pynvml-compatible fake NVML driven by YAML scenarios, for tests and demos (`--gpu.backend=fake`).
+
+    fake = FakeNvml(load("h100-8x"), clock=ManualClock())
+    fake.nvmlInit(); fake.nvmlDeviceGetCount()  # 8
+
+Data from it is labelled backend="fake" wherever the exporter exports it.
+"""
+
+from exporter.gpu.fake_nvml.clock import ManualClock
+from exporter.gpu.fake_nvml.module import FakeHandle, FakeNvml
+from exporter.gpu.fake_nvml.scenario import Scenario, ScenarioError, load, resolve, shipped
+
+__all__ = ["FakeHandle", "FakeNvml", "ManualClock", "Scenario", "ScenarioError", "load", "resolve", "shipped"]

@@ -1,0 +1,2 @@
+"""The Kubernetes API as the exporter reads it (pods on this node, in-cluster credentials), shared by TF
+Serving discovery and attribution, and a fake API server (`fake_api`) speaking its wire protocol."""

@@ -1,1 +1,0 @@
-"""Simulated upstreams that speak the real wire formats, for tests, benchmarks and the local demo."""

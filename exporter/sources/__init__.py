@@ -1,1 +1,0 @@
-"""Sources talk to one upstream each and return plain typed data."""
