@@ -91,7 +91,19 @@ def inhibitions(cfg: BundleConfig) -> tuple[Inhibition, ...]:
             (Matcher("alertname", "=~", f"{p}Gpu.+"), Matcher("alertname", "!=", f"{p}GpuLost")),
             (*cluster, n.node_label, "uuid", "gpu"),
         ),
+        # A lost GPU fails the GPU collector on its node, and an unreachable registry the MLflow collector:
+        # the collector warning says nothing the cause does not.
+        Inhibition(
+            (_names(f"{p}GpuLost"),),
+            (_names(f"{p}ExporterCollectorFailing"), Matcher("collector", "=", "gpu")),
+            (*cluster, n.node_label),
+        ),
         Inhibition((_names(f"{p}RegistryUnreachable"),), (_names(*registry_symptoms),), cluster),
+        Inhibition(
+            (_names(f"{p}RegistryUnreachable"),),
+            (_names(f"{p}ExporterCollectorFailing"), Matcher("collector", "=", "mlflow")),
+            cluster,
+        ),
         Inhibition(
             (_names(f"{p}ExporterTargetsDown", f"{p}ExporterAbsent"),),
             (_names(*collector_derived),),

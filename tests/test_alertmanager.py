@@ -44,7 +44,7 @@ def receivers(path: Path, **labels: str) -> list[str]:
 def test_amtool_accepts_the_config(tmp_path: Path, bundle_config: BundleConfig) -> None:
     result = run_tool([tool("amtool"), "check-config", str(write(tmp_path, bundle_config))])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 inhibit rules" in result.stdout
+    assert "6 inhibit rules" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,15 @@ CASES: list[tuple[str, dict[str, str], list[dict[str, str]], list[dict[str, str]
     (
         "gpu-lost",
         {"alertname": f"{P}GpuLost", "severity": "critical", **GPU},
-        [{"alertname": f"{P}GpuTemperatureHigh", "severity": "warning", **GPU}],
+        [
+            {"alertname": f"{P}GpuTemperatureHigh", "severity": "warning", **GPU},
+            {
+                "alertname": f"{P}ExporterCollectorFailing",
+                "severity": "warning",
+                "node": "n1",
+                "collector": "gpu",
+            },
+        ],
         [
             {
                 "alertname": f"{P}GpuTemperatureHigh",
@@ -139,6 +147,18 @@ CASES: list[tuple[str, dict[str, str], list[dict[str, str]], list[dict[str, str]
                 "gpu": "1",
             },
             {"alertname": f"{P}ServingLatencyHigh", "severity": "warning", "node": "n1"},
+            {
+                "alertname": f"{P}ExporterCollectorFailing",
+                "severity": "warning",
+                "node": "n2",
+                "collector": "gpu",
+            },
+            {
+                "alertname": f"{P}ExporterCollectorFailing",
+                "severity": "warning",
+                "node": "n1",
+                "collector": "mlflow",
+            },
         ],
     ),
     (
@@ -148,8 +168,12 @@ CASES: list[tuple[str, dict[str, str], list[dict[str, str]], list[dict[str, str]
             {"alertname": f"{P}ModelMonitoringStale", "severity": "warning", "model": "bert"},
             {"alertname": f"{P}RegistryBurnFast", "severity": "critical"},
             {"alertname": f"{P}RegistryAliasNotReady", "severity": "warning"},
+            {"alertname": f"{P}ExporterCollectorFailing", "severity": "warning", "collector": "mlflow"},
         ],
-        [{"alertname": f"{P}ModelQualityDegraded", "severity": "warning", "model": "bert"}],
+        [
+            {"alertname": f"{P}ModelQualityDegraded", "severity": "warning", "model": "bert"},
+            {"alertname": f"{P}ExporterCollectorFailing", "severity": "warning", "collector": "tfserving"},
+        ],
     ),
     (
         "exporter",
