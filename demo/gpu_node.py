@@ -13,7 +13,7 @@ import yaml
 
 from exporter.attribution.fake_kubelet import FakeContainer, FakePod
 from exporter.gpu.fake_nvml import load
-from exporter.gpu.fake_nvml.scenario import SCENARIO_DIR
+from exporter.gpu.fake_nvml.scenario_file import SCENARIO_DIR
 from exporter.kube import fake_api as kubernetes
 
 NODE = "gpu-node-1"

@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 MAX_LINE = 8 * 1024
 MAX_HEAD = 64 * 1024
 MAX_HEADERS = 100
+ALLOWED_METHODS = ("GET", "HEAD")
 
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _VERSION = re.compile(r"^HTTP/(\d)\.(\d)$")
@@ -61,6 +62,18 @@ def check_incomplete(buffer: bytes | bytearray) -> None:
         raise HttpError(414, "request line too long")
     if len(buffer) > MAX_HEAD:
         raise HttpError(431, "request head too large")
+
+
+def read_request(buffer: bytes | bytearray, start: int = 0) -> Request | None:
+    """The request once `buffer` (grown from `start`) holds a whole head, else None; HttpError if refused."""
+    end = head_end(buffer, start)
+    if end < 0:
+        check_incomplete(buffer)
+        return None
+    request = parse_head(bytes(buffer[:end]))
+    if request.method not in ALLOWED_METHODS:
+        raise HttpError(405, f"method {request.method} not allowed", (("Allow", "GET, HEAD"),))
+    return request
 
 
 def parse_head(head: bytes) -> Request:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import select
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -217,12 +219,15 @@ def errors(page: str, endpoint: str, kind: str) -> float:
 
 class StubServer:
     """A loopback HTTP server answering every request with `handler(path) -> Answer`; `hang` holds
-    requests unanswered until the server stops."""
+    requests unanswered until the client hangs up or the server stops, and `most_held` counts how many
+    it held at once."""
 
     def __init__(self, handler: Callable[[str], ServerAnswer] | None = None, hang: bool = False) -> None:
         self.handler = handler or (lambda path: json_answer(WELL_FORMED[endpoint_of(path)]))
         self.paths: list[str] = []
         self.sent_bytes = 0
+        self.held = self.most_held = 0
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         stub = self
 
@@ -233,7 +238,7 @@ class StubServer:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 stub.paths.append(self.path)
                 if hang:
-                    stub._stop.wait(30)
+                    stub._hold(self.connection)
                     return
                 status, headers, body = stub.handler(self.path)
                 self.send_response(status)
@@ -263,6 +268,21 @@ class StubServer:
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def _hold(self, connection: socket.socket) -> None:
+        with self._lock:
+            self.held += 1
+            self.most_held = max(self.most_held, self.held)
+        try:
+            while not self._stop.is_set():
+                readable, _, _ = select.select([connection], [], [], 0.05)
+                if readable and not connection.recv(1, socket.MSG_PEEK):
+                    return  # the client gave up: a timeout closes its connection
+                if readable:
+                    self._stop.wait(0.05)  # a byte it sent: not a hang-up
+        finally:
+            with self._lock:
+                self.held -= 1
 
     def __enter__(self) -> StubServer:
         self._thread.start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,16 +90,15 @@ def test_a_path_that_is_not_a_socket_is_named(tmp_path: Path) -> None:
 
 
 def test_a_hung_kubelet_is_cut_off_by_the_timeout(kubelet: FakeKubelet) -> None:
-    release = kubelet.hang()
+    release = kubelet.hang()  # held for 30 s unless released: an answer in time would be a success
     client = client_for(kubelet, timeout=0.3)
-    started = time.monotonic()
     try:
         with pytest.raises(PodResourcesError, match=r"timed out after 0.3s"):
             client.list()
+        assert not release.is_set() and kubelet.calls == 1  # the kubelet never answered
     finally:
         release.set()
         client.close()
-    assert time.monotonic() - started < 5
 
 
 def test_a_dead_socket_fails_with_one_line_and_a_restarted_kubelet_recovers(kubelet: FakeKubelet) -> None:

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric, UnknownMetricFamily
 
-from exporter.tfserving import page as tf
-from exporter.tfserving.page import ServingPage, le_seconds, parse_page
+from exporter.tfserving import page_data as tf
+from exporter.tfserving.histograms import DROP_REASONS, le_seconds
+from exporter.tfserving.page import parse_page
+from exporter.tfserving.page_data import ServingPage
 from tests.fixtures_tfserving import two_models
 
 # The label names TF Serving gives each family the collector uses.
@@ -154,7 +156,7 @@ def test_pages_written_by_prometheus_client_lose_no_sample(
 @given(st.text())
 def test_no_text_makes_the_parser_raise(text: str) -> None:
     page = parse_page(text)
-    assert all(reason in tf.DROP_REASONS for reason in page.dropped)
+    assert all(reason in DROP_REASONS for reason in page.dropped)
 
 
 @st.composite
@@ -180,7 +182,7 @@ def mutated_pages(draw: st.DrawFn) -> str:
 @given(mutated_pages())
 def test_no_edit_of_a_real_page_makes_the_parser_raise(text: str) -> None:
     page = parse_page(text)
-    assert set(page.dropped) <= set(tf.DROP_REASONS)
+    assert set(page.dropped) <= set(DROP_REASONS)
     assert page.lost <= tf.WANTED
 
 

@@ -4,7 +4,6 @@ collector recovers by itself once the fault is gone."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -95,12 +94,11 @@ def test_a_scrape_waits_for_a_slow_refresh_only_up_to_its_bound(
         scrape(exporter)
         assert collector.refresh.wait_idle(30)
         fault_proxy.mode, fault_proxy.delay = "delay", 10
-        started = time.monotonic()
         body = scrape(exporter)
-        elapsed = time.monotonic() - started
+        # Answered while the proxy still holds the refresh's request: the scrape did not wait it out.
+        assert not collector.refresh.wait_idle(0)
         fault_proxy.reset()  # lets the held request through
         assert collector.refresh.wait_idle(30)
-    assert elapsed < 2, elapsed
     assert value(body, "mlflow_up") == 1  # the previous refresh's verdict, with its data
     assert value(body, "mlflow_model_alias_version", model="fraud-detector", alias="production") == 2
 

@@ -160,18 +160,14 @@ def test_a_redirect_on_the_same_host_is_followed() -> None:
 
 
 def test_a_hung_server_shows_after_one_request_timeout_for_all_sections() -> None:
-    timeout = 1.0
     with StubServer(hang=True) as server:
-        collector = http_collector(server.url, clock=time.monotonic, request_timeout=timeout)
-        started = time.monotonic()
-        page, _ = read_once(collector)
-        elapsed = time.monotonic() - started
+        page, _ = read_once(http_collector(server.url, request_timeout=1.0))
     assert value(page, "mlflow_up") == 0
     for endpoint in (REGISTRY, "experiments/get-by-name", "experiments/search"):
         assert errors(page, endpoint, "timeout") == 1, endpoint
-    assert timeout <= elapsed < 1.8 * timeout, elapsed  # read one after another, it took 3 timeouts
-    duration = value(page, "mlflow_refresh_duration_seconds")
-    assert duration is not None and duration < 1.8 * timeout
+    # All three waited at once: one timeout for the refresh. Read one after another (each hangs up
+    # before the next is sent), it would take three.
+    assert server.most_held == 3
 
 
 def test_a_body_that_trickles_in_times_out_within_the_request_timeout() -> None:
@@ -186,12 +182,10 @@ def test_a_body_that_trickles_in_times_out_within_the_request_timeout() -> None:
         return 200, {}, chunks()
 
     with StubServer(trickle) as server:
-        collector = http_collector(server.url, request_timeout=1.0, **REGISTRY_ONLY)
-        started = time.monotonic()
-        page, _ = read_once(collector)
-        elapsed = time.monotonic() - started
+        page, detail = read_once(http_collector(server.url, request_timeout=1.0, **REGISTRY_ONLY))
     assert errors(page, REGISTRY, "timeout") == 1
-    assert elapsed < 2.5, elapsed
+    # The overall deadline, not the read timeout (each read arrives in time, the whole in 4 s), cut it.
+    assert detail.endswith("timeout: body not read within 1s"), detail
 
 
 @pytest.fixture(scope="module")

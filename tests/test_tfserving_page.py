@@ -8,14 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from exporter.tfserving.page import (
+from exporter.tfserving.histograms import le_seconds
+from exporter.tfserving.page import parse_page
+from exporter.tfserving.page_data import (
     GRAPH_RUNS,
     LOAD_ATTEMPTS,
     LOAD_LATENCY,
     REQUEST_COUNT,
     REQUEST_LATENCY,
-    le_seconds,
-    parse_page,
     split_model_path,
 )
 from exporter.tfserving.simulator_format import LATENCY_BOUNDS, six_digits

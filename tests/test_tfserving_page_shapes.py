@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from exporter.tfserving.page import REQUEST_COUNT, REQUEST_LATENCY, ServingPage, parse_page
+from exporter.tfserving.page import parse_page
+from exporter.tfserving.page_data import REQUEST_COUNT, REQUEST_LATENCY, ServingPage
 from tests.fixtures_tfserving import two_models
 
 USED_TYPE_LINE = re.compile(

@@ -1,4 +1,5 @@
-"""Read one GPU (and its MIG devices) through NVML into a `DeviceReading`; runs on the NVML worker only."""
+"""Read one GPU through NVML into a `DeviceReading` (its MIG devices and processes: `nvml_processes`); runs
+on the NVML worker only."""
 
 from __future__ import annotations
 
@@ -7,14 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from exporter.gpu.nvml_errors import NO_DATA, NOT_FOUND, FieldReader
+from exporter.gpu.nvml_processes import ProcessReader, ratio, text
 from exporter.gpu.nvml_types import (
     DeviceIdentity,
     DeviceReading,
     EccCounts,
     MemoryReading,
-    MigInstance,
-    ProcessInfo,
-    ProcessUtilization,
     RemappedRows,
     RetiredPages,
 )
@@ -30,24 +29,12 @@ FIELD_VALUES = (
 )
 
 
-def _ratio(percent: float) -> float:
-    return min(max(float(percent), 0.0), 100.0) / 100.0
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class DeviceReader:
     """Turns NVML calls into typed readings, keeping the state that must survive scrapes.
 
-    The busy-seconds integral and the last sample timestamps live here, per GPU UUID, so several
-    scrapers share one integral: each driver sample is counted exactly once.
+    The busy-seconds integral and the last sample timestamps live here (and in `ProcessReader`), per GPU
+    UUID, so several scrapers share one integral: each driver sample is counted exactly once.
     """
-
-    # Per-process samples drain from the driver as they are read: keep the last batch this long so a
-    # second scraper (an HA Prometheus pair) sees the same values instead of a gap.
-    PROCESS_SAMPLES_HOLD_SECONDS = 60.0
 
     def __init__(
         self,
@@ -57,7 +44,6 @@ class DeviceReader:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._nvml = nvml
-        self._clock = clock
         self._fields = fields
         self._pcie_sampling = pcie_sampling
         # Bindings older than a field id lack its constant: that field is simply not asked for.
@@ -67,9 +53,7 @@ class DeviceReader:
             if isinstance(getattr(nvml, constant, None), int)
         )
         self._busy: dict[str, tuple[int, float]] = {}  # uuid -> (last sample timestamp us, busy seconds)
-        self._process_ts: dict[str, int] = {}
-        # uuid -> (when read, the newest non-empty batch of per-process samples)
-        self._process_batch: dict[str, tuple[float, tuple[ProcessUtilization, ...]]] = {}
+        self._occupants = ProcessReader(fields, clock)
 
     def identity(self, index: int, handle: Any) -> DeviceIdentity | None:
         """UUID, name and PCI address; None when even the UUID cannot be read this time."""
@@ -79,9 +63,7 @@ class DeviceReader:
             return None
         name = read(key, "name", "nvmlDeviceGetName", handle)
         pci = read(key, "pci", "nvmlDeviceGetPciInfo", handle)
-        return DeviceIdentity(
-            index, _text(uuid), _text(name or ""), _text(pci.busId) if pci is not None else ""
-        )
+        return DeviceIdentity(index, text(uuid), text(name or ""), text(pci.busId) if pci is not None else "")
 
     def read(self, identity: DeviceIdentity, handle: Any, processes: bool) -> DeviceReading:
         nvml, read, key = self._nvml, self._fields.read, identity.uuid
@@ -91,8 +73,8 @@ class DeviceReader:
         if not reading.mig_enabled:  # NVML has no utilization for MIG-enabled GPUs
             util = read(key, "utilization", "nvmlDeviceGetUtilizationRates", handle)
             if util is not None:
-                reading.utilization_ratio = _ratio(util.gpu)
-                reading.memory_utilization_ratio = _ratio(util.memory)
+                reading.utilization_ratio = ratio(util.gpu)
+                reading.memory_utilization_ratio = ratio(util.memory)
             reading.busy_seconds = self._busy_seconds(key, handle)
         reading.memory = self._memory(key, handle)
         temperature = self._fields.first(
@@ -143,11 +125,11 @@ class DeviceReader:
             reading.remapped_rows = RemappedRows(int(rows[0]), int(rows[1]), bool(rows[2]), bool(rows[3]))
         reading.retired_pages = self._retired_pages(key, handle)
         if reading.mig_enabled:
-            reading.mig_instances = self._mig_instances(key, handle, processes)
+            reading.mig_instances = self._occupants.mig_instances(key, handle, processes, self._memory)
         if processes:
             if not reading.mig_enabled:
-                reading.processes = self._processes(key, handle)
-            reading.process_utilization = self._process_utilization(key, handle)
+                reading.processes = self._occupants.processes(key, handle)
+            reading.process_utilization = self._occupants.utilization(key, handle)
         return reading
 
     def _field_values(self, reading: DeviceReading, handle: Any) -> None:
@@ -196,7 +178,7 @@ class DeviceReader:
                 if stamp <= last_ts:
                     continue
                 if last_ts:  # the very first sample only sets the starting point
-                    busy += _ratio(getattr(sample.sampleValue, attribute)) * (stamp - last_ts) / 1e6
+                    busy += ratio(getattr(sample.sampleValue, attribute)) * (stamp - last_ts) / 1e6
                 last_ts = stamp
         self._busy[key] = (last_ts, busy)
         return busy
@@ -244,80 +226,6 @@ class DeviceReader:
         pending = read(key, "retired_pages_pending", "nvmlDeviceGetRetiredPagesPendingStatus", handle)
         return RetiredPages(len(single), len(double), None if pending is None else bool(pending))
 
-    def _mig_instances(self, key: str, handle: Any, processes: bool) -> tuple[MigInstance, ...]:
-        read = self._fields.read
-        count = read(key, "mig_count", "nvmlDeviceGetMaxMigDeviceCount", handle) or 0
-        instances = []
-        for slot in range(int(count)):
-            slot_key = f"{key}/{slot}"
-            mig = read(
-                slot_key, "handle", "nvmlDeviceGetMigDeviceHandleByIndex", handle, slot, no_data=(NOT_FOUND,)
-            )
-            if mig is None or mig is NO_DATA:  # NOT_FOUND: an empty slot
-                continue
-            mig_uuid = read(slot_key, "uuid", "nvmlDeviceGetUUID", mig)
-            if mig_uuid is None:
-                continue
-            mig_uuid = _text(mig_uuid)
-            name = _text(read(mig_uuid, "name", "nvmlDeviceGetName", mig) or "")
-            instances.append(
-                MigInstance(
-                    mig_uuid=mig_uuid,
-                    gpu_instance=read(mig_uuid, "gpu_instance", "nvmlDeviceGetGpuInstanceId", mig),
-                    compute_instance=read(
-                        mig_uuid, "compute_instance", "nvmlDeviceGetComputeInstanceId", mig
-                    ),
-                    # MIG device names end in the profile: "NVIDIA A100-SXM4-80GB MIG 3g.40gb".
-                    profile=name.rsplit(" MIG ", 1)[1] if " MIG " in name else "",
-                    memory=self._memory(mig_uuid, mig),
-                    processes=self._processes(mig_uuid, mig) if processes else None,
-                    slot=slot,
-                )
-            )
-        return tuple(instances)
-
-    def _processes(self, key: str, handle: Any) -> tuple[ProcessInfo, ...] | None:
-        found = self._fields.read(key, "processes", "nvmlDeviceGetComputeRunningProcesses", handle)
-        if found is None:
-            return None
-        return tuple(
-            ProcessInfo(
-                pid=int(p.pid),
-                used_memory_bytes=None if p.usedGpuMemory is None else int(p.usedGpuMemory),
-                gpu_instance=_instance_id(getattr(p, "gpuInstanceId", None)),
-                compute_instance=_instance_id(getattr(p, "computeInstanceId", None)),
-            )
-            for p in found
-        )
-
-    def _process_utilization(self, key: str, handle: Any) -> tuple[ProcessUtilization, ...] | None:
-        last = self._process_ts.get(key, 0)
-        # NOT_FOUND, or pynvml's NVMLError(0) for an empty buffer: no sample since `last`.
-        samples = self._fields.read(
-            key,
-            "process_utilization",
-            "nvmlDeviceGetProcessUtilization",
-            handle,
-            last,
-            no_data=(NOT_FOUND, 0),
-        )
-        if samples is None:
-            return None
-        result: tuple[ProcessUtilization, ...] = ()
-        if samples is not NO_DATA:
-            result = tuple(
-                ProcessUtilization(int(s.pid), _ratio(s.smUtil), _ratio(s.memUtil), int(s.timeStamp))
-                for s in samples
-                if int(s.timeStamp) > last
-            )
-        now = self._clock()
-        if result:
-            self._process_ts[key] = max(s.timestamp_us for s in result)
-            self._process_batch[key] = (now, result)
-            return result
-        read_at, held = self._process_batch.get(key, (0.0, ()))
-        return held if held and now - read_at <= self.PROCESS_SAMPLES_HOLD_SECONDS else ()
-
 
 def union_value(value_type: int, value: Any) -> float | None:
     """The number in a `c_nvmlValue_t` union, read as `value_type` (NVML_VALUE_TYPE_*) says; None for
@@ -328,8 +236,3 @@ def union_value(value_type: int, value: Any) -> float | None:
 
 def _scaled(value: Any, factor: float) -> float | None:
     return None if value is None else float(value) * factor
-
-
-def _instance_id(value: Any) -> int | None:
-    # NVML fills 0xFFFFFFFF when a process is not in a MIG instance.
-    return None if value is None or int(value) >= 0xFFFFFFFF else int(value)

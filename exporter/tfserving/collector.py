@@ -25,7 +25,7 @@ from exporter.tfserving import catalogue as m
 from exporter.tfserving.catalogue import VERSION_MEMORY_SECONDS
 from exporter.tfserving.discovery import PodTargets
 from exporter.tfserving.families import TargetResult, add_result, add_target_health
-from exporter.tfserving.page import REQUEST_COUNT, ServingPage
+from exporter.tfserving.page_data import REQUEST_COUNT, ServingPage
 from exporter.tfserving.source import FetchError, ModelStatus, Target, TFServingClient
 
 T = TypeVar("T")

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 from exporter.catalogue.families import FamilySet
 from exporter.tfserving import catalogue as m
-from exporter.tfserving import page as page_
-from exporter.tfserving.page import DROP_REASONS, ServingPage, split_model_path
+from exporter.tfserving import page_data as page_
+from exporter.tfserving.histograms import DROP_REASONS
+from exporter.tfserving.page_data import ServingPage, split_model_path
 from exporter.tfserving.source import REASONS, FetchError, ModelStatus, Target
 
 MAX_VERSIONS = 16

@@ -2,7 +2,7 @@
 
 Bucket lines are most of the page the exporter uses (34 per series), so they are split with map/zip over C
 string methods rather than a Python loop per line; a series' bounds repeat every scrape, so they are
-converted and checked once. Anything unusual falls back to `tfserving_page`'s line-by-line parser.
+converted and checked once. Anything unusual falls back to the line-by-line parser (`page_lines`).
 """
 
 from __future__ import annotations

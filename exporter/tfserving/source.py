@@ -16,7 +16,8 @@ from urllib.parse import quote
 from exporter.textsafe import safe_message
 from exporter.tfserving.http import FetchError as FetchError  # raised by every read here
 from exporter.tfserving.http import HTTPPool
-from exporter.tfserving.page import ServingPage, parse_page
+from exporter.tfserving.page import parse_page
+from exporter.tfserving.page_data import ServingPage
 
 DEFAULT_METRICS_PATH = "/monitoring/prometheus/metrics"
 STATES = ("UNKNOWN", "START", "LOADING", "AVAILABLE", "UNLOADING", "END")

@@ -8,6 +8,7 @@ Data from it is labelled backend="fake" wherever the exporter exports it.
 
 from exporter.gpu.fake_nvml.clock import ManualClock
 from exporter.gpu.fake_nvml.module import FakeHandle, FakeNvml
-from exporter.gpu.fake_nvml.scenario import Scenario, ScenarioError, load, resolve, shipped
+from exporter.gpu.fake_nvml.scenario import Scenario
+from exporter.gpu.fake_nvml.scenario_file import ScenarioError, load, resolve, shipped
 
 __all__ = ["FakeHandle", "FakeNvml", "ManualClock", "Scenario", "ScenarioError", "load", "resolve", "shipped"]

@@ -17,7 +17,7 @@ from typing import Any
 import pynvml
 
 from exporter.gpu.fake_nvml.clock import ManualClock
-from exporter.gpu.fake_nvml.devices import DeviceQueries
+from exporter.gpu.fake_nvml.device_records import RecordQueries
 from exporter.gpu.fake_nvml.events import FakeEvents
 from exporter.gpu.fake_nvml.models import FUNCTION_FIELD
 from exporter.gpu.fake_nvml.scenario import FakeGpu, FakeMig, Scenario
@@ -44,7 +44,7 @@ class FakeHandle:
     mig: int | None = None
 
 
-class FakeNvml(DeviceQueries):
+class FakeNvml(RecordQueries):
     """Use like the `pynvml` module: `FakeNvml(scenario).nvmlInit()`. Thread-safe like NVML itself."""
 
     def __init__(self, scenario: Scenario, clock: Callable[[], float] = time.monotonic) -> None:
