@@ -9,7 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("grpc", "google.protobuf", "requests", "urllib3", "kubernetes", "prometheus_client", "bcrypt")
+HEAVY = (
+    *("grpc", "google.protobuf", "requests", "urllib3", "kubernetes", "prometheus_client", "bcrypt"),
+    *("exporter.attribution.collector", "exporter.tfserving.collector"),  # built only when enabled
+)
 FAKE_GPU = "--gpu.backend=fake"
 GPU_ONLY = [FAKE_GPU, "--no-collector.mlflow", "--no-collector.tfserving", "--no-collector.attribution"]
 
