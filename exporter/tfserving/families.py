@@ -19,7 +19,8 @@ from exporter.catalogue.families import FamilySet
 from exporter.tfserving import catalogue as m
 from exporter.tfserving import page as page_
 from exporter.tfserving.page import DROP_REASONS, ServingPage, split_model_path
-from exporter.tfserving.source import REASONS, FetchError, ModelStatus, Target
+from exporter.tfserving.source import REASONS, FetchError, ModelStatus
+from exporter.tfserving.targets import Target
 
 MAX_VERSIONS = 16
 
