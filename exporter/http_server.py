@@ -19,12 +19,12 @@ import logging
 import queue
 import selectors
 import socket
-import ssl
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from exporter.http_wire import (
     HttpError,
@@ -37,12 +37,22 @@ from exporter.http_wire import (
     parse_head,
 )
 from exporter.textsafe import safe_message
-from exporter.webconfig_tls import PLAIN_HTTP_ANSWER, advance_handshake, looks_like_tls, start_handshake
+from exporter.webconfig_tls import (
+    PLAIN_HTTP_ANSWER,
+    advance_handshake,
+    is_tls,
+    looks_like_tls,
+    start_handshake,
+    would_block,
+)
+
+if TYPE_CHECKING:  # ssl loads only with TLS on (webconfig_tls)
+    import ssl
 
 log = logging.getLogger("exporter.http")
 
 App = Callable[[Request], Response]
-TlsContext = Callable[[], ssl.SSLContext | None]
+TlsContext = Callable[[], "ssl.SSLContext | None"]
 ALLOWED_METHODS = ("GET", "HEAD")
 _OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
@@ -90,7 +100,7 @@ class _Conn:
 
 def _end_output(sock: socket.socket) -> None:
     """Half-close after the answer; over TLS a close_notify first, so the client sees a clean end."""
-    if isinstance(sock, ssl.SSLSocket):
+    if is_tls(sock):
         sock.setblocking(False)
         with contextlib.suppress(OSError):  # sent; waiting for the client's close_notify is not our job
             sock.unwrap()
@@ -222,14 +232,14 @@ class HttpServer:
 
     def _handshake(self, conn: _Conn) -> None:
         try:
-            if not isinstance(conn.sock, ssl.SSLSocket):
+            if not is_tls(conn.sock):
                 tls = looks_like_tls(conn.sock)
                 if not tls:
                     self._not_tls(conn, tls)
                     return
                 if not self._wrap(conn):
                     return
-            assert isinstance(conn.sock, ssl.SSLSocket)
+            assert is_tls(conn.sock)
             wait = advance_handshake(conn.sock)
         except BlockingIOError:
             return
@@ -273,9 +283,9 @@ class HttpServer:
     def _read(self, conn: _Conn) -> None:
         try:
             chunk = conn.sock.recv(16384)
-        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            return
-        except OSError:
+        except OSError as exc:
+            if would_block(exc):
+                return
             chunk = b""
         if not chunk or conn.draining:
             if not chunk:
@@ -287,7 +297,7 @@ class HttpServer:
         try:
             if end < 0:
                 check_incomplete(conn.buffer)
-                if isinstance(conn.sock, ssl.SSLSocket) and conn.sock.pending():
+                if is_tls(conn.sock) and conn.sock.pending():
                     self._read(conn)  # decrypted bytes the selector cannot see; bounded by MAX_HEAD
                 return
             request = parse_head(bytes(conn.buffer[:end]))
