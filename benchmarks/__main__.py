@@ -6,7 +6,7 @@ import sys
 from importlib import import_module
 
 # One module per area; each has `run() -> None` that prints its lines.
-SECTIONS = ("gpu", "mlflow", "tfserving", "attribution", "robustness")
+SECTIONS = ("startup", "gpu", "mlflow", "tfserving", "attribution", "robustness")
 
 
 def main(argv: list[str]) -> int:

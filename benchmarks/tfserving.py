@@ -17,7 +17,8 @@ from exporter.plugins import PLUGINS
 from exporter.tfserving.collector import TFServingCollector
 from exporter.tfserving.page import parse_page
 from exporter.tfserving.plugin import default_pool
-from exporter.tfserving.source import Target, TFServingClient
+from exporter.tfserving.source import TFServingClient
+from exporter.tfserving.targets import Target
 
 TARGETS = 4
 MODELS = tuple(f"model{i}" for i in range(5))

@@ -5,12 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar, runtime_checkable
-
-from prometheus_client.core import Metric
-from prometheus_client.registry import Collector as PromCollector
 
 from exporter.catalogue import core
 from exporter.catalogue.families import FamilySet
@@ -55,7 +52,7 @@ class _LastRun:
     error: str = ""
 
 
-class IsolatingCollector(PromCollector):
+class IsolatingCollector:
     """Runs every enabled collector on each scrape, each isolated, plus the exporter's own series."""
 
     def __init__(
@@ -73,17 +70,8 @@ class IsolatingCollector(PromCollector):
         self._sanitized: dict[str, int] = {c.name: 0 for c in self.collectors}
         self._lock = threading.Lock()
 
-    def describe(self) -> list[Metric]:
-        # Nothing to describe up front: keeps registration from running a collection.
-        return []
-
-    def collect(self) -> Iterator[Metric]:
-        no_families: list[Metric] = []
-        for families in self._scrape(FamilySet.client_families, no_families):
-            yield from families
-
     def render(self) -> bytes:
-        """One scrape straight to the text format (the HTTP path; `collect` serves registries).
+        """One scrape in the text format: exactly what `/metrics` serves.
 
         Each collector's families are rendered and encoded inside its isolation: a value that cannot be
         rendered fails that collector's series only.

@@ -14,20 +14,28 @@ import logging
 import queue
 import selectors
 import socket
-import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from exporter.http_wire import HttpError, Request, Response, encode, error_response, read_request
 from exporter.textsafe import safe_message
-from exporter.webconfig_tls import PLAIN_HTTP_ANSWER, advance_handshake, looks_like_tls, start_handshake
+from exporter.webconfig_tls import (
+    PLAIN_HTTP_ANSWER,
+    advance_handshake,
+    is_tls,
+    looks_like_tls,
+    start_handshake,
+    would_block,
+)
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # ssl loads only with TLS on (webconfig_tls)
+    import ssl
+
     from exporter.http_server import ServerLimits
 
 log = logging.getLogger("exporter.http")
 
-TlsContext = Callable[[], ssl.SSLContext | None]
+TlsContext = Callable[[], "ssl.SSLContext | None"]
 WorkQueue = queue.Queue[tuple[socket.socket, Request, float] | None]
 _OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
@@ -45,7 +53,7 @@ class _Conn:
 
 def end_output(sock: socket.socket) -> None:
     """Half-close after the answer; over TLS a close_notify first, so the client sees a clean end."""
-    if isinstance(sock, ssl.SSLSocket):
+    if is_tls(sock):
         sock.setblocking(False)
         with contextlib.suppress(OSError):  # sent; waiting for the client's close_notify is not our job
             sock.unwrap()
@@ -154,14 +162,14 @@ class HeadReader:
 
     def _handshake(self, conn: _Conn) -> None:
         try:
-            if not isinstance(conn.sock, ssl.SSLSocket):
+            if not is_tls(conn.sock):
                 tls = looks_like_tls(conn.sock)
                 if not tls:
                     self._not_tls(conn, tls)
                     return
                 if not self._wrap(conn):
                     return
-            assert isinstance(conn.sock, ssl.SSLSocket)
+            assert is_tls(conn.sock)
             wait = advance_handshake(conn.sock)
         except BlockingIOError:
             return
@@ -205,9 +213,9 @@ class HeadReader:
     def _read(self, conn: _Conn) -> None:
         try:
             chunk = conn.sock.recv(16384)
-        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            return
-        except OSError:
+        except OSError as exc:
+            if would_block(exc):
+                return
             chunk = b""
         if not chunk or conn.draining:
             if not chunk:
@@ -223,7 +231,7 @@ class HeadReader:
             return
         if request is not None:
             self._dispatch(conn, request)
-        elif isinstance(conn.sock, ssl.SSLSocket) and conn.sock.pending():
+        elif is_tls(conn.sock) and conn.sock.pending():
             self._read(conn)  # decrypted bytes the selector cannot see; bounded by MAX_HEAD
 
     def _dispatch(self, conn: _Conn, request: Request) -> None:

@@ -15,8 +15,6 @@ import hmac
 import threading
 from collections.abc import Mapping
 
-import bcrypt
-
 # bcrypt of a random password at cost 10: compared against when the user does not exist.
 _DUMMY_HASH = b"$2b$10$Ed5Ay8fK2xFNF0Ci1Vqgz.dp2QxpThUGUPquM4WaseMfifbivSRpq"
 CACHE_SIZE = 1024
@@ -58,6 +56,8 @@ class BasicAuthenticator:
         with self._lock:
             cached = self._cache.get(key)
         if cached is None:
+            import bcrypt  # only a web config with basic_auth_users gets here
+
             try:
                 cached = bcrypt.checkpw(password.encode(), stored)
             except ValueError:  # a hash bcrypt cannot read (the parser admits only well-formed ones)

@@ -17,16 +17,19 @@ import argparse
 import hashlib
 import logging
 import os
-import ssl
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from exporter.http_server import App
 from exporter.http_wire import HttpError, Request, Response, error_response
 from exporter.webconfig import WebConfig, WebConfigError, parse
 from exporter.webconfig_auth import CHALLENGE, BasicAuthenticator
 from exporter.webconfig_tls import ssl_context
+
+if TYPE_CHECKING:  # ssl itself loads only with TLS on (webconfig_tls)
+    import ssl
 
 log = logging.getLogger("exporter.webconfig")
 
@@ -101,7 +104,7 @@ class WebConfigFile:
                 return self._tls[1]
         try:
             context = ssl_context(tls)
-        except (ssl.SSLError, OSError) as exc:
+        except OSError as exc:  # ssl.SSLError is one
             raise WebConfigError(
                 f"{self.path}: tls_server_config: cannot load certificate or key: {exc}"
             ) from None

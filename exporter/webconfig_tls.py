@@ -4,26 +4,29 @@ The server wraps each accepted connection with the context current at that momen
 plain), so a renewed certificate or a changed web config takes effect on the next connection without a
 restart, as in exporter-toolkit. Handshakes are driven step by step by the server's reader thread: a slow or
 silent client costs a socket until the head timeout, never a thread.
+
+`ssl` (about 5 MiB of OpenSSL) is imported only when a web config turns TLS on: an SSL socket cannot exist
+before, which is what `is_tls` and `would_block` rely on.
 """
 
 from __future__ import annotations
 
 import selectors
 import socket
-import ssl
+import sys
+from typing import TYPE_CHECKING, TypeGuard
 
 from exporter.webconfig import CIPHER_SUITES, TlsServerConfig
 
-_VERSIONS = {
-    "TLS10": ssl.TLSVersion.TLSv1,
-    "TLS11": ssl.TLSVersion.TLSv1_1,
-    "TLS12": ssl.TLSVersion.TLSv1_2,
-    "TLS13": ssl.TLSVersion.TLSv1_3,
-}
+if TYPE_CHECKING:
+    import ssl
+
+# Web config names -> the ssl module's names.
+_VERSIONS = {"TLS10": "TLSv1", "TLS11": "TLSv1_1", "TLS12": "TLSv1_2", "TLS13": "TLSv1_3"}
 _VERIFY = {
-    "NoClientCert": ssl.CERT_NONE,
-    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
-    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+    "NoClientCert": "CERT_NONE",
+    "VerifyClientCertIfGiven": "CERT_OPTIONAL",
+    "RequireAndVerifyClientCert": "CERT_REQUIRED",
 }
 # What Go's server answers a plain HTTP request on a TLS port.
 PLAIN_HTTP_ANSWER = (
@@ -35,11 +38,13 @@ _TLS_HANDSHAKE_RECORD = 0x16
 
 def ssl_context(tls: TlsServerConfig) -> ssl.SSLContext:
     """A server context for `tls`; ssl.SSLError or OSError when a file is unusable (e.g. key not matching)."""
+    import ssl
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = _VERSIONS[tls.min_version]
-    context.maximum_version = _VERSIONS[tls.max_version]
+    context.minimum_version = getattr(ssl.TLSVersion, _VERSIONS[tls.min_version])
+    context.maximum_version = getattr(ssl.TLSVersion, _VERSIONS[tls.max_version])
     context.load_cert_chain(tls.cert_file, tls.key_file)
-    context.verify_mode = _VERIFY[tls.client_auth_type]
+    context.verify_mode = getattr(ssl.VerifyMode, _VERIFY[tls.client_auth_type])
     if tls.client_ca_file:
         context.load_verify_locations(cafile=tls.client_ca_file)
     if tls.cipher_suites:
@@ -47,6 +52,20 @@ def ssl_context(tls: TlsServerConfig) -> ssl.SSLContext:
     # No renegotiation: the server's reader thread must never have to write in the middle of reading a head.
     context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_RENEGOTIATION
     return context
+
+
+def is_tls(sock: socket.socket) -> TypeGuard[ssl.SSLSocket]:
+    """Whether `sock` is wrapped for TLS."""
+    ssl = sys.modules.get("ssl")  # not loaded: no socket can be wrapped
+    return ssl is not None and isinstance(sock, ssl.SSLSocket)
+
+
+def would_block(exc: OSError) -> bool:
+    """Whether a non-blocking read or write must wait for the socket (plain, or a TLS record half there)."""
+    if isinstance(exc, BlockingIOError):
+        return True
+    ssl = sys.modules.get("ssl")
+    return ssl is not None and isinstance(exc, ssl.SSLWantReadError | ssl.SSLWantWriteError)
 
 
 def looks_like_tls(sock: socket.socket) -> bool | None:
@@ -65,6 +84,8 @@ def advance_handshake(sock: ssl.SSLSocket) -> int:
 
     ssl.SSLError or OSError when the handshake failed (a missing or untrusted client certificate, a scanner).
     """
+    import ssl
+
     try:
         sock.do_handshake()
     except ssl.SSLWantReadError:

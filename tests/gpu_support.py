@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, generate_latest
-
 from exporter.collector import IsolatingCollector
 from exporter.gpu.collector import GpuCollector
 from exporter.gpu.fake_nvml import FakeNvml, ManualClock, load
@@ -30,11 +28,9 @@ class Rig:
     collector: GpuCollector
 
     def scrape(self) -> str:
-        """One scrape through the isolation wrapper, as the exporter would render it."""
+        """One scrape through the isolation wrapper: the page `/metrics` serves."""
         labels = {"version": "test", "python_version": "3", "node": "node-a", "gpu_backend": "fake"}
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(IsolatingCollector([self.collector], labels))
-        return generate_latest(registry).decode()
+        return IsolatingCollector([self.collector], labels).render().decode()
 
 
 @contextlib.contextmanager

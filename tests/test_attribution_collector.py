@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter.attribution.collector import AttributionCollector, GpuInput
 from exporter.attribution.fake_kubelet import FakeContainer, FakeKubelet, FakePod
@@ -87,9 +86,7 @@ class Setup:
         root = IsolatingCollector(
             [self.collector], {"version": "t", "python_version": "3", "node": "n", "gpu_backend": "fake"}
         )
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(root)
-        return generate_latest(registry).decode()
+        return root.render().decode()
 
 
 def make_setup(proc_root: str, processes: bool = True) -> Setup:

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter.catalogue.families import FamilySet
 from exporter.catalogue.spec import MetricSpec
@@ -100,11 +99,9 @@ def test_the_health_report_names_a_render_failure() -> None:
     assert report["last_error"] == "RuntimeError: cannot render me"
 
 
-def test_registries_get_the_same_isolation_and_safety() -> None:
-    registry = CollectorRegistry(auto_describe=False)
+def test_a_failing_and_a_hostile_collector_in_one_scrape_are_each_isolated_and_made_safe() -> None:
     root = IsolatingCollector([Emitting("bad", Unprintable), Emitting("odd", lambda: "\ud800\n")], BUILD)
-    registry.register(root)
-    text = generate_latest(registry).decode("utf-8")
+    text = _render(root)
     assert value(text, "mlobs_collector_success", collector="bad") == 0
     assert value(text, "mlobs_collector_success", collector="odd") == 1
     assert value(text, "hostile_message_info", message="\\ud800\\x0a") == 1

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from exporter.catalogue.families import FamilySet
 from exporter.collector import Collector, IsolatingCollector
 from exporter.tfserving.collector import TFServingCollector
-from exporter.tfserving.source import DEFAULT_METRICS_PATH, STATES, Target, TFServingClient
+from exporter.tfserving.source import STATES, TFServingClient
+from exporter.tfserving.targets import DEFAULT_METRICS_PATH, Target
 from tests.fakes.tfserving_pool import FakePool
 from tests.fixtures_isolation import BUILD_LABELS, gpu_series
 from tests.fixtures_tfserving import two_models

@@ -14,7 +14,8 @@ from exporter.tfserving.catalogue import VERSION_MEMORY_SECONDS
 from exporter.tfserving.collector import TFServingCollector
 from exporter.tfserving.http import HTTPPool
 from exporter.tfserving.simulator_state import SimModel, SimVersion, TFServingState
-from exporter.tfserving.source import Target, TFServingClient
+from exporter.tfserving.source import TFServingClient
+from exporter.tfserving.targets import Target
 from tests.fakes.tfserving_pool import FakePool, page
 from tests.fixtures_isolation import BUILD_LABELS, gpu_series
 from tests.fixtures_tfserving import SimFactory, two_models

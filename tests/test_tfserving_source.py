@@ -8,7 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from exporter.tfserving.plugin import default_pool
-from exporter.tfserving.source import FetchError, Target, TFServingClient, error_message, parse_model_status
+from exporter.tfserving.source import FetchError, TFServingClient, error_message, parse_model_status
+from exporter.tfserving.targets import Target
 from tests.fixtures_tfserving import SimFactory
 
 

@@ -18,23 +18,21 @@ import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from exporter.attribution.collector import AttributionCollector
-from exporter.attribution.inputs import ServingPodSource, gpu_input, serving_views
-from exporter.attribution.pod_names import NodePodNames
 from exporter.attribution.podresources import (
     DEFAULT_RESOURCES,
     DEFAULT_SOCKET,
     PodResourcesClient,
     ResourceFilter,
 )
-from exporter.attribution.proc_cgroups import ProcCgroups
 from exporter.gpu.collector import GpuCollector
-from exporter.kube.pods import PodLister, in_cluster_api_client
 from exporter.plugin import BuildContext
 from exporter.settings import load_config_file
 from exporter.validate import Section
+
+if TYPE_CHECKING:
+    from exporter.attribution.collector import AttributionCollector
 
 
 @dataclass(frozen=True)
@@ -183,6 +181,13 @@ class AttributionPlugin:
         return settings
 
     def build(self, settings: AttributionSettings, ctx: BuildContext) -> AttributionCollector:
+        # Imported here: a start without attribution does not pay for the join and its inputs.
+        from exporter.attribution.collector import AttributionCollector
+        from exporter.attribution.inputs import ServingPodSource, gpu_input, serving_views
+        from exporter.attribution.pod_names import NodePodNames
+        from exporter.attribution.proc_cgroups import ProcCgroups
+        from exporter.kube.pods import PodLister, in_cluster_api_client
+
         gpu = ctx.built.get("gpu")
         if not isinstance(gpu, GpuCollector):
             raise ValueError("attribution needs the gpu collector, built before it")

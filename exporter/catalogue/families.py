@@ -2,24 +2,17 @@
 
 Samples are kept as plain rows (label values in catalogue order) and rendered straight to the text format:
 building prometheus-client `Sample`s and re-escaping a histogram's labels for every bucket cost more than
-collecting does. `__iter__` still yields prometheus-client families, for registries and tests.
+collecting does, and this renderer is the only one: tests read what `/metrics` serves.
 
 Label values are made safe here, once for every collector (`exporter.textsafe`): whatever an upstream sent,
-the rendered page is valid UTF-8 text with bounded label values. Both renderings return how many label
-values they changed, for `mlobs_label_values_sanitized_total`.
+the rendered page is valid UTF-8 text with bounded label values. Rendering returns how many label values
+it changed, for `mlobs_label_values_sanitized_total`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
 
 from exporter.catalogue.spec import MetricSpec
 from exporter.exposition import escape_help, escape_label, format_value
@@ -107,19 +100,6 @@ class FamilySet:
                 target.histograms.extend(family.histograms)
         return [merged]
 
-    def __iter__(self) -> Iterator[Metric]:
-        return iter(self.client_families()[0])
-
-    def client_families(self) -> tuple[list[Metric], int]:
-        """prometheus-client families of this set, and how many label values were made safe."""
-        families, changed = [], 0
-        for part in self._parts():
-            for family in part.values():
-                client_family, family_changed = _to_client_family(family)
-                families.append(client_family)
-                changed += family_changed
-        return families, changed
-
     def render_into(self, lines: list[str]) -> int:
         """Append this set's families in the text format (0.0.4), one line per list item; returns how
         many label values were made safe (see `exporter.textsafe`)."""
@@ -151,28 +131,6 @@ def _safe_values(values: tuple[str, ...]) -> tuple[list[str], int]:
     texts = [str(value) for value in values]
     safe = [safe_text(text) for text in texts]
     return safe, sum(1 for text, made in zip(texts, safe, strict=True) if text != made)
-
-
-def _to_client_family(family: _Family) -> tuple[Metric, int]:
-    spec, labels = family.spec, list(family.spec.labels)
-    result: Metric
-    changed = 0
-    if spec.type == "counter":
-        result = CounterMetricFamily(spec.family_name, spec.help, labels=labels)
-    elif spec.type == "histogram":
-        result = HistogramMetricFamily(spec.name, spec.help, labels=labels)
-        for values, buckets, sum_value in family.histograms:
-            safe, count = _safe_values(values)
-            result.add_metric(safe, [(le, float(bucket)) for le, bucket in buckets], sum_value)
-            changed += count
-        return result, changed
-    else:
-        result = GaugeMetricFamily(spec.name, spec.help, labels=labels)
-    for values, value in family.rows:
-        safe, count = _safe_values(values)
-        result.add_metric(safe, value)
-        changed += count
-    return result, changed
 
 
 # Rendered label strings (and how many values were made safe) by family and label values. The same series

@@ -24,8 +24,3 @@ class MetricSpec:
             raise ValueError(f"counter {self.name} must end in _total")
         if self.type != "counter" and self.name.endswith("_total"):
             raise ValueError(f"{self.type} {self.name} must not end in _total")
-
-    @property
-    def family_name(self) -> str:
-        """The name prometheus-client wants for the family (counters without `_total`)."""
-        return self.name[: -len("_total")] if self.type == "counter" else self.name

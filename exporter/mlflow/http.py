@@ -10,16 +10,16 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urljoin, urlsplit
-
-import requests
-import urllib3
 
 from exporter import __version__
 from exporter.mlflow.stats import RequestStats
 from exporter.mlflow.typed_json import Malformed, Obj
 from exporter.textsafe import MESSAGE_LIMIT, safe_message
+
+if TYPE_CHECKING:  # requests is imported by whoever makes the session: only an enabled collector pays
+    import requests
 
 API_PREFIX = "/api/2.0/mlflow/"
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -148,6 +148,8 @@ class MlflowHttp:
     def _call(
         self, method: str, endpoint: str, params: Mapping[str, Any] | None = None, body: Any = None
     ) -> Obj:
+        import requests  # loaded already: the session is one
+
         started = self._timer()
         try:
             status, content = self._exchange(method, self._base + endpoint, params, body, started)
@@ -292,6 +294,8 @@ def _error_text(data: Any, content: bytes) -> str:
 
 def _timed_out_reading(exc: requests.exceptions.RequestException) -> bool:
     """requests reports a read timeout inside the body as a ConnectionError wrapping urllib3's."""
+    import urllib3
+
     return any(isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in exc.args)
 
 

@@ -33,9 +33,8 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import requests
 
 from exporter.mlflow.collector import MlflowCollector, MlflowSettings
 from exporter.mlflow.http import DEFAULT_MAX_BODY_BYTES, Credentials, MlflowHttp, Tls
@@ -46,6 +45,9 @@ from exporter.mlflow.stats import RequestStats
 from exporter.plugin import BuildContext
 from exporter.redact import redact_uri
 from exporter.validate import Section
+
+if TYPE_CHECKING:
+    import requests
 
 DEFAULT_WINDOWS = ("1d", "7d")
 DEFAULT_DRIFT = ("psi", "p_value", "share_drifted_features", "dataset_drift")
@@ -295,6 +297,8 @@ class MlflowPlugin:
         )
 
     def build(self, settings: MlflowSettings, ctx: BuildContext) -> MlflowCollector:
+        import requests  # only when the collector is enabled: about 16 MiB and 130 ms
+
         credentials = Credentials.from_environ(ctx.environ)
         return build_collector(settings, requests.Session(), credentials, ctx.clock, ctx.wall_clock)
 

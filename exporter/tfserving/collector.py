@@ -26,7 +26,8 @@ from exporter.tfserving.catalogue import VERSION_MEMORY_SECONDS
 from exporter.tfserving.discovery import PodTargets
 from exporter.tfserving.families import TargetResult, add_result, add_target_health
 from exporter.tfserving.page_data import REQUEST_COUNT, ServingPage
-from exporter.tfserving.source import FetchError, ModelStatus, Target, TFServingClient
+from exporter.tfserving.source import FetchError, ModelStatus, TFServingClient
+from exporter.tfserving.targets import Target
 
 T = TypeVar("T")
 TargetKey = tuple[str, str, str]

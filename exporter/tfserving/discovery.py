@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from exporter.kube.pods import DiscoveryError, Pod, PodLister
 from exporter.textsafe import safe_message
-from exporter.tfserving.source import DEFAULT_METRICS_PATH, Target
+from exporter.tfserving.targets import DEFAULT_METRICS_PATH, Target
 
 MODEL_NAME = re.compile(r"^[^/:\s]{1,200}$")
 _SEPARATORS = re.compile(r"[\s,]+")

@@ -20,7 +20,8 @@ from exporter.tfserving import catalogue as m
 from exporter.tfserving import page_data as page_
 from exporter.tfserving.histograms import DROP_REASONS
 from exporter.tfserving.page_data import ServingPage, split_model_path
-from exporter.tfserving.source import REASONS, FetchError, ModelStatus, Target
+from exporter.tfserving.source import REASONS, FetchError, ModelStatus
+from exporter.tfserving.targets import Target
 
 MAX_VERSIONS = 16
 

@@ -22,18 +22,20 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from exporter import __version__
 from exporter.kube.pods import PodLister, in_cluster_api_client
 from exporter.plugin import BuildContext
 from exporter.redact import redact_uri
-from exporter.tfserving.collector import TFServingCollector
 from exporter.tfserving.discovery import MODEL_NAME, KubernetesSettings, PodTargets
-from exporter.tfserving.http import HTTPPool
-from exporter.tfserving.source import DEFAULT_METRICS_PATH, Target, TFServingClient
+from exporter.tfserving.targets import DEFAULT_METRICS_PATH, Target
 from exporter.validate import Section
+
+if TYPE_CHECKING:
+    from exporter.tfserving.collector import TFServingCollector
+    from exporter.tfserving.http import HTTPPool
 
 WORKERS = 32
 # Static targets per exporter; more is a mistake (or a generated file gone wrong) that would stall the start.
@@ -247,6 +249,10 @@ class TFServingPlugin:
         return target
 
     def build(self, settings: TFServingSettings, ctx: BuildContext) -> TFServingCollector:
+        # Only when the collector is enabled: the HTTP client loads http.client and ssl.
+        from exporter.tfserving.collector import TFServingCollector
+        from exporter.tfserving.source import TFServingClient
+
         client = TFServingClient(self._pool_factory(ctx.clock), settings.max_body_bytes)
         discovery = None
         kube = settings.kubernetes
@@ -270,6 +276,8 @@ class TFServingPlugin:
 
 def default_pool(clock: Callable[[], float]) -> HTTPPool:
     """One pool for every target: a kept-alive connection per worker; no proxies (pod IPs are local)."""
+    from exporter.tfserving.http import HTTPPool
+
     return HTTPPool(user_agent=f"mlobs-exporter/{__version__}", max_idle_per_host=WORKERS, clock=clock)
 
 

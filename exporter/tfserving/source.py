@@ -18,8 +18,8 @@ from exporter.tfserving.http import FetchError as FetchError  # raised by every 
 from exporter.tfserving.http import HTTPPool
 from exporter.tfserving.page import parse_page
 from exporter.tfserving.page_data import ServingPage
+from exporter.tfserving.targets import Target
 
-DEFAULT_METRICS_PATH = "/monitoring/prometheus/metrics"
 STATES = ("UNKNOWN", "START", "LOADING", "AVAILABLE", "UNLOADING", "END")
 REASONS = (
     "timeout",
@@ -32,20 +32,6 @@ REASONS = (
     "no_request_data",
     "dropped_lines",
 )
-
-
-@dataclass(frozen=True)
-class Target:
-    """One TF Serving instance: its REST base URL, the models it is known to serve, and where it came from."""
-
-    url: str
-    models: tuple[str, ...] = ()
-    metrics_path: str = DEFAULT_METRICS_PATH
-    timeout: float = 2.0
-    namespace: str = ""
-    pod: str = ""
-    pod_uid: str = ""
-    node: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from exporter.tfserving.source import DEFAULT_METRICS_PATH
+from exporter.tfserving.targets import DEFAULT_METRICS_PATH
 
 Answer = tuple[int, bytes]
 
