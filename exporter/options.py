@@ -51,7 +51,7 @@ class Text(Kind):
 
     @property
     def name(self) -> str:  # type: ignore[override]
-        return " \\| ".join(self.choices) if self.choices else "path" if self.rooted else "string"
+        return f"one of {', '.join(self.choices)}" if self.choices else "path" if self.rooted else "string"
 
     @property
     def metavar(self) -> str:  # type: ignore[override]
@@ -89,8 +89,13 @@ class Boolean(Kind):
 class Integer(Kind):
     minimum: int | None = None
     maximum: int | None = None
-    name = "integer"
     metavar = "N"
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        if self.minimum is not None and self.maximum is not None:
+            return f"integer, {self.minimum} to {self.maximum}"
+        return "integer" if self.minimum is None else f"integer, at least {self.minimum}"
 
     def from_config(self, raw: object) -> int:
         if isinstance(raw, bool) or not isinstance(raw, int):
@@ -212,8 +217,8 @@ class Option:
             return ()
         return (flag, f"--no-{flag[2:]}") if self.kind.switch else (flag,)
 
-    def shown_default(self) -> str:
+    def shown_default(self, with_unit: bool = True) -> str:
         if self.default_text:
             return self.default_text
-        text = self.kind.show(self.default)
-        return f"{text} {self.unit}" if text and self.unit else text or "none"
+        text = self.kind.show(self.default) or "none"
+        return f"{text} {self.unit}" if with_unit and self.unit and self.default is not None else text

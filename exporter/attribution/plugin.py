@@ -46,7 +46,7 @@ OPTIONS = (
     ),
     Option(
         "kubeconfig", Text(), "", "kubeconfig file for the API, outside a cluster only",
-        flag=None, default_text="in-cluster", commented=True,
+        flag=None, default_text="in-cluster", example="/root/.kube/config", commented=True,
     ),
 )  # fmt: skip
 

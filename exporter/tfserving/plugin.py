@@ -92,7 +92,7 @@ OPTIONS = (
     ),
     Option(
         "kubernetes.kubeconfig", Text(), _KUBE.kubeconfig, "kubeconfig file, outside a cluster only",
-        flag=None, default_text="in-cluster", commented=True,
+        flag=None, default_text="in-cluster", example="/root/.kube/config", commented=True,
     ),
 )  # fmt: skip
 
