@@ -84,10 +84,10 @@ class Values:
     def problem(self, key: str, message: str) -> None:
         self.problems.append(f"{self.where(key)}: {message}")
 
-    def _set(self, key: str, value: Any, source: Source) -> None:
+    def record(self, key: str, value: Any, source: Source) -> None:
         self._values[key], self._sources[key] = value, source
 
-    def _refuse(self, key: str, where: str, message: str) -> None:
+    def refuse(self, key: str, where: str, message: str) -> None:
         self._refused.add(key)
         self.problems.append(f"{where}: {message}")
 
@@ -105,16 +105,16 @@ def merge(plugin: str, options: Sequence[Option], args: argparse.Namespace, sect
             raw = read(sections[parent], leaf)
             if raw is not _MISSING:
                 try:
-                    values._set(option.key, option.kind.from_config(raw), "config")
+                    values.record(option.key, option.kind.from_config(raw), "config")
                 except ValueError as exc:
-                    values._refuse(option.key, values.path(option.key), str(exc))
+                    values.refuse(option.key, values.path(option.key), str(exc))
         flag = option.flag_name(plugin)
         raw_flag = getattr(args, dest(plugin, option), None) if flag else None
         if raw_flag is not None and flag is not None:
             try:
-                values._set(option.key, option.kind.from_flag(raw_flag), "flag")
+                values.record(option.key, option.kind.from_flag(raw_flag), "flag")
             except ValueError as exc:
-                values._refuse(option.key, flag, str(exc))
+                values.refuse(option.key, flag, str(exc))
     for name, sub in sections.items():
         if name:
             sub.reject_unknown()

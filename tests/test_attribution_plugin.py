@@ -117,3 +117,8 @@ def test_attribution_without_the_gpu_collector_is_a_config_problem(tmp_path: Pat
 def test_building_without_a_gpu_collector_fails_clearly() -> None:
     with pytest.raises(ValueError, match="attribution needs the gpu collector"):
         AttributionPlugin().build(settings([]), BuildContext(node_name="", environ={}))
+
+
+def test_the_gpu_collector_is_declared_required_and_tfserving_used() -> None:
+    plugin = AttributionPlugin()
+    assert (plugin.requires, plugin.uses) == (("gpu",), ("tfserving",))

@@ -1,15 +1,6 @@
-"""The `attribution` plugin: flags, config section and wiring to the GPU and TF Serving collectors.
+"""The `attribution` plugin: its options, and wiring to the GPU (required) and TF Serving (used) collectors.
 
-```yaml
-attribution:
-  pod_resources_socket: /var/lib/kubelet/pod-resources/kubelet.sock
-  resources: [nvidia.com/gpu, nvidia.com/gpu.shared, "nvidia.com/mig-*"]   # names or shell patterns
-  timeout: 2s                   # per pod-resources call and pod list
-  processes: false              # per-process attribution: needs hostPID
-  proc_root: /proc
-  kubernetes_api: true          # name pods by UID through the API; default: on with processes and NODE_NAME
-  kubeconfig: ""                # outside a cluster only
-```
+Its options are OPTIONS below; docs/exporter-config.md and docs/exporter.example.yaml list them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The `gpu` plugin: flags, config section and construction of the GPU collector on NVML or the fake."""
+"""The `gpu` plugin: its options, and construction of the GPU collector on NVML or the fake."""
 
 from __future__ import annotations
 
