@@ -22,8 +22,8 @@ OPTIONS = (
     Option("pod_resources_socket", Text(rooted=True), DEFAULT_SOCKET, "the kubelet's pod-resources socket"),
     Option(
         "resources", Strings(), DEFAULT_RESOURCES,
-        "device resource names or shell patterns to attribute", flag="--attribution.resource",
-        metavar="NAME",
+        "device resource names or shell patterns to attribute (nvidia.com/gpu.shared: time-slicing replicas)",
+        flag="--attribution.resource", metavar="NAME",
     ),
     Option(
         "processes", Boolean(), False,
