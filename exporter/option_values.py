@@ -41,7 +41,7 @@ def add_flags(parser: argparse.ArgumentParser, plugin: str, title: str, options:
             dest=dest(plugin, option),
             action="append" if kind.repeatable else "store",
             default=None,
-            metavar=option.metavar or kind.metavar,
+            metavar=option.metavar or kind.flag_metavar(),
             help=help_text,
         )
 

@@ -22,8 +22,8 @@ def _refused(reason: str, raw: object) -> ValueError:
 class Kind:
     """How a value is read from a flag and from the config file, and how the docs show it."""
 
-    name = "string"  # the type column of the config reference
-    metavar = "TEXT"
+    name = "string"  # the type column of the config reference, unless describe() says more
+    metavar = "TEXT"  # the flag's value in --help, unless flag_metavar() says more
     repeatable = False  # the flag may be given again; its values form a list that replaces the config's
     switch = False  # a --x / --no-x flag
     flaggable = True
@@ -33,6 +33,12 @@ class Kind:
 
     def from_flag(self, raw: Any) -> Any:
         return self.from_config(raw)
+
+    def describe(self) -> str:
+        return self.name
+
+    def flag_metavar(self) -> str:
+        return self.metavar
 
     def show(self, value: Any) -> str:
         return "" if value is None else str(value)
@@ -49,12 +55,10 @@ class Text(Kind):
     choices: tuple[str, ...] = ()
     rooted: bool = False
 
-    @property
-    def name(self) -> str:  # type: ignore[override]
+    def describe(self) -> str:
         return f"one of {', '.join(self.choices)}" if self.choices else "path" if self.rooted else "string"
 
-    @property
-    def metavar(self) -> str:  # type: ignore[override]
+    def flag_metavar(self) -> str:
         return "|".join(self.choices) if self.choices else "PATH" if self.rooted else "TEXT"
 
     def from_config(self, raw: object) -> str:
@@ -82,17 +86,17 @@ class Boolean(Kind):
         return raw
 
     def show(self, value: Any) -> str:
-        return "" if value is None else "true" if value else "false"
+        return "" if value is None else "on" if value else "off"
 
 
 @dataclass(frozen=True)
 class Integer(Kind):
     minimum: int | None = None
     maximum: int | None = None
+    name = "integer"
     metavar = "N"
 
-    @property
-    def name(self) -> str:  # type: ignore[override]
+    def describe(self) -> str:
         if self.minimum is not None and self.maximum is not None:
             return f"integer, {self.minimum} to {self.maximum}"
         return "integer" if self.minimum is None else f"integer, at least {self.minimum}"

@@ -127,7 +127,7 @@ def reference_markdown(plugins: Sequence[Plugin]) -> str:
             cells = [
                 f"`{plugin.name}.{option.key}`" if option.in_config else "",
                 f"`{flag}`" if flag else "",
-                option.kind.name,
+                option.kind.describe(),
                 option.shown_default(with_unit=False),
                 option.unit,
                 option.help,
