@@ -175,9 +175,12 @@ class Records(Kind):
     """A config-only list of mappings (each read by the plugin); more than `limit` is one problem."""
 
     limit: int
-    fields: str = ""  # the keys of one item, for the docs
+    fields: tuple[str, ...] = ()  # the keys of one item, for the docs
     name = "list of mappings"
     flaggable = False
+
+    def describe(self) -> str:
+        return f"list of mappings ({', '.join(self.fields)}), at most {self.limit}"
 
     def from_config(self, raw: object) -> tuple[Any, ...]:
         if not isinstance(raw, list):

@@ -34,7 +34,7 @@ _KUBE = KubernetesSettings
 
 OPTIONS = (
     Option(
-        "targets", Records(MAX_TARGETS), (),
+        "targets", Records(MAX_TARGETS, ("url", "models", "metrics_path", "timeout")), (),
         "static TF Serving instances: url (required), models, and metrics_path and timeout (default: "
         "the ones below); --tfserving.target adds more",
         example=({"url": "http://127.0.0.1:8501", "models": ["fraud-detector", "ranker"]},),
