@@ -12,6 +12,7 @@ from exporter.collector import IsolatingCollector
 from exporter.http import make_app
 from exporter.http_server import HttpServer, ServerLimits, listen
 from exporter.plugin import BuildContext, Plugin
+from exporter.plugin_order import build_order
 from exporter.settings import Settings
 from exporter.textsafe import safe_message
 from exporter.webconfig_reload import protect
@@ -39,12 +40,13 @@ class Exporter:
 
 
 def build_root(settings: Settings, plugins: Sequence[Plugin], ctx: BuildContext) -> IsolatingCollector:
-    by_name = {plugin.name: plugin for plugin in plugins}
+    enabled = [plugin for plugin in build_order(plugins) if plugin.name in settings.collectors]
     ctx.build_labels.setdefault("gpu_backend", "none")
     name = ""
     try:
-        for name, plugin_settings in settings.collectors.items():
-            ctx.built[name] = by_name[name].build(plugin_settings, ctx)
+        for plugin in enabled:
+            name = plugin.name
+            ctx.built[name] = plugin.build(settings.collectors[name], ctx)
     except BaseException as exc:
         for collector in ctx.built.values():
             collector.close()

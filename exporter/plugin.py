@@ -1,12 +1,11 @@
-"""How a collector plugs into the exporter: its flags, its config section, and how it is built.
+"""How a collector plugs into the exporter: its options, its dependencies, and how it is built.
 
-Adding an upstream means one plugin object and one line in `exporter.plugins.PLUGINS`; the CLI,
-config validation and composition root pick it up from there.
+Adding an upstream means one plugin object and one line in `exporter.plugins.PLUGINS`; the flags,
+config validation, `--help`, the config docs and the composition root are derived from there.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -14,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from exporter.collector import Collector
-from exporter.validate import Section
+from exporter.option_values import Values
+from exporter.options import Option
 
 
 @dataclass
@@ -36,17 +36,18 @@ class Plugin(Protocol):
     name: str
     default_enabled: bool
     description: str
+    # Each option declared once: its config key under `<name>:`, its flag, type, default and help.
+    options: tuple[Option, ...]
+    # Plugins that must be on when this one is (a config problem otherwise); built before it.
+    requires: tuple[str, ...]
+    # Plugins this one reads when they are on; built before it.
+    uses: tuple[str, ...]
 
-    def add_flags(self, parser: argparse.ArgumentParser) -> None:
-        """Add `--<name>.*` flags. Give every flag `default=None` so the config file can fill it."""
-
-    def configure(
-        self, args: argparse.Namespace, section: Section, environ: Mapping[str, str], enabled: bool
-    ) -> Any:
-        """Merge flags over the config section into settings; report problems through `section`.
+    def configure(self, values: Values, environ: Mapping[str, str], enabled: bool) -> Any:
+        """Turn the merged option values into settings; report cross-field problems through `values`.
 
         Requirements that only matter when the collector runs (a tracking URI, say) are checked
-        only when `enabled`; malformed values are problems either way."""
+        only when `enabled`; malformed values are problems either way (the merge reports those)."""
 
     def build(self, settings: Any, ctx: BuildContext) -> Collector:
         """Create the collector (and start any background thread it owns)."""

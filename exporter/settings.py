@@ -14,7 +14,9 @@ import yaml
 
 from exporter import __version__
 from exporter.logs import LEVELS
+from exporter.option_values import add_flags, merge
 from exporter.plugin import Plugin
+from exporter.plugin_order import build_order, missing_requirements
 from exporter.textsafe import safe_text
 from exporter.validate import Section
 from exporter.webconfig import WebConfigError
@@ -46,7 +48,7 @@ class Settings:
     max_requests: int = DEFAULT_MAX_REQUESTS
     # --web.config.file, followed for changes; None: plain HTTP, no authentication.
     web_config: WebConfigFile | None = None
-    # Enabled collectors only, in plugin order: name -> that plugin's settings.
+    # Enabled collectors only, in build order (exporter.plugin_order): name -> that plugin's settings.
     collectors: dict[str, Any] = field(default_factory=dict)
     # Not problems, but worth a log line at start (flags of collectors that are off).
     warnings: list[str] = field(default_factory=list)
@@ -93,18 +95,16 @@ def build_parser(plugins: Sequence[Plugin]) -> argparse.ArgumentParser:
             help=f"{plugin.description} (default {'on' if plugin.default_enabled else 'off'})",
         )
     for plugin in plugins:
-        plugin.add_flags(parser)
+        add_flags(parser, plugin.name, plugin.description, plugin.options)
     return parser
 
 
 def plugin_flags(plugins: Sequence[Plugin]) -> dict[str, set[str]]:
     """Each plugin's own option strings (`--gpu.backend`, `--no-gpu.xid-events`, ...), by plugin name."""
-    flags: dict[str, set[str]] = {}
-    for plugin in plugins:
-        probe = argparse.ArgumentParser(add_help=False)
-        plugin.add_flags(probe)
-        flags[plugin.name] = {option for action in probe._actions for option in action.option_strings}
-    return flags
+    return {
+        plugin.name: {flag for option in plugin.options for flag in option.flag_names(plugin.name)}
+        for plugin in plugins
+    }
 
 
 def _ignored_flags(argv: Sequence[str], plugins: Sequence[Plugin], enabled: set[str]) -> list[str]:
@@ -216,18 +216,24 @@ def parse(argv: Sequence[str], environ: Mapping[str, str], plugins: Sequence[Plu
 
     root = Section(load_config_file(args.config_file, problems), "", problems)
     enabled_section = root.section("collectors")
-    collectors: dict[str, Any] = {}
+    enabled: set[str] = set()
     for plugin in plugins:
         flag = getattr(args, f"collector_{plugin.name}")
         from_file = enabled_section.boolean(plugin.name, plugin.default_enabled)
-        enabled = from_file if flag is None else flag
+        if from_file if flag is None else flag:
+            enabled.add(plugin.name)
+    configured: dict[str, Any] = {}
+    for plugin in plugins:
         section = root.section(plugin.name)
-        settings = plugin.configure(args, section, environ, enabled)
+        values = merge(plugin.name, plugin.options, args, section)
+        configured[plugin.name] = plugin.configure(values, environ, plugin.name in enabled)
         section.reject_unknown()
-        if enabled:
-            collectors[plugin.name] = settings
+    problems.extend(missing_requirements(plugins, enabled))
     enabled_section.reject_unknown()
     root.reject_unknown()
+    collectors = {
+        plugin.name: configured[plugin.name] for plugin in build_order(plugins) if plugin.name in enabled
+    }
     if problems:
         raise ConfigError(problems)
     return Settings(

@@ -42,6 +42,11 @@ class Section:
         self._seen.add(key)
         return self.data.get(key, _MISSING)
 
+    def value(self, key: str) -> Any:
+        """The raw value, marked as read; None when absent."""
+        value = self._get(key)
+        return None if value is _MISSING else value
+
     def has(self, key: str) -> bool:
         return key in self.data
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,10 +10,16 @@ from exporter.catalogue import core
 from exporter.catalogue.families import FamilySet
 from exporter.catalogue.spec import MetricSpec
 from exporter.collector import Health
+from exporter.option_values import Values
+from exporter.options import Duration, Option, Text
 from exporter.plugin import BuildContext
-from exporter.validate import Section
 
 DUMMY_VALUE = MetricSpec("dummy_value", "gauge", "A test value.", ("source",))
+MODES = ("ok", "raise", "partial", "block", "unhealthy")
+OPTIONS = (
+    Option("mode", Text(choices=MODES), "ok", "how the collector behaves"),
+    Option("delay", Duration(), 5.0, "how long `block` blocks", flag=None),
+)
 
 
 @dataclass
@@ -51,22 +56,24 @@ class DummyCollector:
 
 
 class DummyPlugin:
-    def __init__(self, name: str = "dummy", default_enabled: bool = True) -> None:
+    options = OPTIONS
+
+    def __init__(
+        self,
+        name: str = "dummy",
+        default_enabled: bool = True,
+        requires: tuple[str, ...] = (),
+        uses: tuple[str, ...] = (),
+    ) -> None:
         self.name = name
         self.default_enabled = default_enabled
         self.description = f"{name} test collector"
+        self.requires = requires
+        self.uses = uses
         self.built: list[DummyCollector] = []
 
-    def add_flags(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(f"--{self.name}.mode", dest=f"{self.name}_mode", default=None)
-
-    def configure(
-        self, args: argparse.Namespace, section: Section, environ: Mapping[str, str], enabled: bool
-    ) -> DummySettings:
-        mode = getattr(args, f"{self.name}_mode") or section.string(
-            "mode", "ok", choices=("ok", "raise", "partial", "block", "unhealthy")
-        )
-        return DummySettings(mode=mode or "ok", delay=section.number("delay", 5.0, positive=True))
+    def configure(self, values: Values, environ: Mapping[str, str], enabled: bool) -> DummySettings:
+        return DummySettings(mode=values["mode"], delay=values["delay"])
 
     def build(self, settings: DummySettings, ctx: BuildContext) -> DummyCollector:
         collector = DummyCollector(self.name, settings)

@@ -93,11 +93,11 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         )
     problems = "\n".join(caught.value.problems)
     for expected in (
-        "--attribution.pod-resources-socket: 'kubelet.sock' must be an absolute path",
+        "attribution.pod_resources_socket: must start with /, got 'kubelet.sock'",
         "attribution.resources: must be a list of non-empty strings",
         "attribution.colour: unknown key",
-        "--attribution.timeout: 'soon' is not a positive number of seconds",
-        "--attribution.proc-root: 'proc' must be an absolute path",
+        "--attribution.timeout: must be a duration like 2s, 500ms or 1m, or a number of seconds, got 'soon'",
+        "--attribution.proc-root: must start with /, got 'proc'",
         "--attribution.kubernetes-api: needs NODE_NAME",
     ):
         assert expected in problems
@@ -117,3 +117,8 @@ def test_attribution_without_the_gpu_collector_is_a_config_problem(tmp_path: Pat
 def test_building_without_a_gpu_collector_fails_clearly() -> None:
     with pytest.raises(ValueError, match="attribution needs the gpu collector"):
         AttributionPlugin().build(settings([]), BuildContext(node_name="", environ={}))
+
+
+def test_the_gpu_collector_is_declared_required_and_tfserving_used() -> None:
+    plugin = AttributionPlugin()
+    assert (plugin.requires, plugin.uses) == (("gpu",), ("tfserving",))

@@ -32,7 +32,11 @@ def test_bad_flags_exit_2_with_one_line_listing_every_problem_and_nothing_starte
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "3 problems" in lines[0]
-    for fragment in ("--log.format: 'xml'", "unknown flag --nope", "--gpu.backend: 'cuda'"):
+    for fragment in (
+        "--log.format: 'xml'",
+        "unknown flag --nope",
+        "--gpu.backend: must be one of nvml, fake, auto, got 'cuda'",
+    ):
         assert fragment in lines[0]
     with socket.socket() as probe:  # nothing was started: the port is still free
         probe.bind(("127.0.0.1", port))

@@ -57,7 +57,7 @@ def test_a_number_that_is_not_finite_is_refused_as_the_flags_refuse_it(
     "flag", ["--gpu.call-timeout=inf", "--tfserving.timeout=nan", "--attribution.timeout=inf"]
 )
 def test_flags_refuse_numbers_that_are_not_finite(flag: str) -> None:
-    assert "is not a positive number of seconds" in _problems([flag])[0]
+    assert "must be a finite number of seconds" in _problems([flag])[0]
 
 
 @pytest.mark.parametrize(

@@ -20,3 +20,9 @@ def test_every_plugin_has_a_section_in_the_example() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     for plugin in PLUGINS:
         assert f"\n{plugin.name}:\n" in text, f"docs/exporter.example.yaml lacks a {plugin.name}: section"
+
+
+def test_every_option_is_in_the_example_with_durations_written_as_durations() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert "\n  call_timeout: 2s\n" in text and "\n  refresh_interval: 1m\n" in text
+    assert "\n    refresh_interval: 30s\n" in text  # tfserving.kubernetes

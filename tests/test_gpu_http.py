@@ -156,8 +156,11 @@ def test_every_bad_gpu_setting_is_reported_at_once(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         parse(argv, {}, PLUGINS)
     problems = "\n".join(error.value.problems)
-    assert "--gpu.backend: 'cuda' is not one of nvml, fake, auto" in problems
-    assert "--gpu.call-timeout: 'soon' is not a positive number of seconds" in problems
+    assert "--gpu.backend: must be one of nvml, fake, auto, got 'cuda'" in problems
+    assert (
+        "--gpu.call-timeout: must be a duration like 2s, 500ms or 1m, or a number of seconds, got 'soon'"
+        in problems
+    )
     assert "gpu.call_timout: unknown key" in problems
 
 

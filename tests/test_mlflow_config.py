@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from exporter.mlflow.collector import MlflowSettings
-from exporter.mlflow.plugin import MLFLOW_PLUGIN, parse_duration
+from exporter.mlflow.plugin import MLFLOW_PLUGIN
 from exporter.settings import ConfigError, parse
 
 URL = "http://mlflow.test:5000"
@@ -86,19 +86,6 @@ def test_repeated_experiment_flags_replace_the_configured_list(tmp_path: Path) -
     assert settings([f"--mlflow.tracking-uri={URL}"], config=config, tmp=tmp_path).training.experiments == (
         "from-config",
     )
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"), [("45", 45), ("30s", 30), ("2m", 120), ("1h30m", 5400), ("1d", 86400)]
-)
-def test_durations(text: str, seconds: float) -> None:
-    assert parse_duration(text) == seconds
-
-
-@pytest.mark.parametrize("text", ["soon", "0s", "-5", "5x", "m", "nan"])
-def test_bad_durations_are_rejected(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_duration(text)
 
 
 def test_refresh_interval_from_flag_and_from_config(tmp_path: Path) -> None:

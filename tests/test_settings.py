@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from exporter.plugins import PLUGINS
 from exporter.settings import ConfigError, parse, parse_listen_address
 from tests.dummy_plugin import DummyPlugin
 
@@ -69,3 +70,33 @@ def test_unreadable_and_invalid_config_files(tmp_path: Path) -> None:
     broken.write_text("a: [1, 2\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         parse([f"--config.file={broken}"], {}, [DummyPlugin()])
+
+
+def test_a_plugin_option_takes_the_flag_over_the_config_over_the_default(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("dummy: {mode: partial}\n")
+    assert parse([], {}, [DummyPlugin()]).collectors["dummy"].mode == "ok"
+    assert parse([f"--config.file={config}"], {}, [DummyPlugin()]).collectors["dummy"].mode == "partial"
+    flagged = parse([f"--config.file={config}", "--dummy.mode=raise"], {}, [DummyPlugin()])
+    assert flagged.collectors["dummy"].mode == "raise"
+
+
+def test_a_refused_flag_is_named_and_the_config_value_is_still_checked(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("dummy: {mode: sideways}\n")
+    with pytest.raises(ConfigError) as caught:
+        parse([f"--config.file={config}", "--dummy.mode=upwards"], {}, [DummyPlugin()])
+    assert caught.value.problems == [
+        "dummy.mode: must be one of ok, raise, partial, block, unhealthy, got 'sideways'",
+        "--dummy.mode: must be one of ok, raise, partial, block, unhealthy, got 'upwards'",
+    ]
+
+
+def test_every_option_is_declared_once() -> None:
+    flags = [
+        flag for plugin in PLUGINS for option in plugin.options for flag in option.flag_names(plugin.name)
+    ]
+    assert len(flags) == len(set(flags))
+    for plugin in PLUGINS:
+        keys = [option.key for option in plugin.options]
+        assert len(keys) == len(set(keys)), plugin.name

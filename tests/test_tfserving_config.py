@@ -84,7 +84,7 @@ def test_flags_win_over_the_config_file(tmp_path: Path) -> None:
     (target,) = _settings(["--tfserving.timeout=1", "--tfserving.metrics-path=/tf"], config, tmp_path).targets
     assert (target.timeout, target.metrics_path) == (1.0, "/tf")
     assert _problems(["--tfserving.metrics-path=tf", "--tfserving.target=http://b:1"]) == [
-        "--tfserving.metrics-path: 'tf' must start with /"
+        "--tfserving.metrics-path: must start with /, got 'tf'"
     ]
 
 
@@ -151,7 +151,7 @@ def test_every_problem_at_once(tmp_path: Path) -> None:
         "tfserving.kubernetes.typo: unknown key",
         "tfserving.kubernetes.enabled: discovery needs NODE_NAME",
         "tfserving.timeout: must be greater than 0",
-        "--tfserving.timeout: 'soon' is not a positive number of seconds",
+        "--tfserving.timeout: must be a duration like 2s, 500ms or 1m, or a number of seconds, got 'soon'",
         "--tfserving.model: 'x y' is not a model name",
         "--tfserving.model: needs at least one --tfserving.target",
     ]

@@ -1,35 +1,23 @@
-"""The `tfserving` plugin: flags, the `tfserving:` config section, and building the collector.
+"""The `tfserving` plugin: its options, and building the collector.
 
 Quick use: `--collector.tfserving --tfserving.target=http://127.0.0.1:8501 --tfserving.model=bert`.
-The config file holds many targets with their own options, and Kubernetes discovery:
-
-    tfserving:
-      timeout: 2                 # seconds per target, the default for every target
-      targets:
-        - url: http://10.0.0.5:8501
-          models: [bert, resnet]
-          metrics_path: /monitoring/prometheus/metrics
-          timeout: 1.5
-      kubernetes:
-        enabled: true            # TF Serving pods on NODE_NAME
-        label_selector: app=tf-serving
-        port_name: http
-        models_annotation: mlobs.io/tfserving-models
+The config file holds many targets with their own options, and Kubernetes discovery (OPTIONS below;
+docs/exporter-config.md lists them).
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from exporter import __version__
-from exporter.kube.pods import PodLister, in_cluster_api_client
+from exporter.option_values import Values, read_item
+from exporter.options import Boolean, Duration, Integer, Option, Records, Strings, Text
 from exporter.plugin import BuildContext
 from exporter.redact import redact_uri
-from exporter.tfserving.discovery import MODEL_NAME, KubernetesSettings, PodTargets
+from exporter.tfserving.discovery import MODEL_NAME, KubernetesSettings
 from exporter.tfserving.targets import DEFAULT_METRICS_PATH, Target
 from exporter.validate import Section
 
@@ -40,6 +28,73 @@ if TYPE_CHECKING:
 WORKERS = 32
 # Static targets per exporter; more is a mistake (or a generated file gone wrong) that would stall the start.
 MAX_TARGETS = 1000
+_PATH = Text(rooted=True)
+_SECONDS = Duration()
+_KUBE = KubernetesSettings
+
+OPTIONS = (
+    Option(
+        "targets", Records(MAX_TARGETS, ("url", "models", "metrics_path", "timeout")), (),
+        "static TF Serving instances: url (required), models, and metrics_path and timeout (default: "
+        "the ones below); --tfserving.target adds more",
+        example=({"url": "http://127.0.0.1:8501", "models": ["fraud-detector", "ranker"]},),
+    ),
+    Option(
+        "target", Strings(), (), "TF Serving REST base URL, e.g. http://127.0.0.1:8501",
+        in_config=False, metavar="URL",
+    ),
+    Option(
+        "model", Strings(), (), "model served by the --tfserving.target URLs", in_config=False,
+        metavar="NAME",
+    ),
+    Option("timeout", _SECONDS, 2.0, "per target and scrape; the default of every target"),
+    Option(
+        "metrics_path", _PATH, DEFAULT_METRICS_PATH, "TF Serving's metrics page; the default of every target"
+    ),
+    Option(
+        "max_body_bytes", Integer(minimum=1024), 16 * 1024 * 1024, "largest metrics page read per target",
+        unit="bytes", flag=None,
+    ),
+    Option("max_models", Integer(minimum=1), 100, "models followed per target", flag=None),
+    Option(
+        "kubernetes.enabled", Boolean(), False,
+        "discover TF Serving pods on this node (NODE_NAME) through the Kubernetes API",
+        flag="--tfserving.kubernetes",
+    ),
+    Option(
+        "kubernetes.label_selector", Text(), _KUBE.label_selector, "label selector of TF Serving pods",
+        default_text="every pod on the node", example="app.kubernetes.io/name=tfserving",
+    ),
+    Option(
+        "kubernetes.namespace", Text(), _KUBE.namespace, "namespace of the TF Serving pods",
+        default_text="every namespace", example="serving", commented=True,
+    ),
+    Option("kubernetes.port_name", Text(), _KUBE.port_name, "the pod's REST port, by name", flag=None),
+    Option(
+        "kubernetes.models_annotation", Text(), _KUBE.models_annotation,
+        "pod annotation with its comma-separated model names", flag=None,
+    ),
+    Option(
+        "kubernetes.scheme", Text(choices=("http", "https")), _KUBE.scheme, "scheme of the pods' REST port",
+        flag=None,
+    ),
+    Option(
+        "kubernetes.metrics_path", _PATH, DEFAULT_METRICS_PATH, "TF Serving's metrics page on the pods",
+        flag=None,
+    ),
+    Option(
+        "kubernetes.timeout", _SECONDS, None, "limit of each pod list and each pod's scrape",
+        flag=None, default_text="tfserving.timeout", example=2.0, commented=True,
+    ),
+    Option(
+        "kubernetes.refresh_interval", Duration(positive=False), _KUBE.refresh_interval,
+        "how often the pod list is read again (0: on every scrape)", flag=None,
+    ),
+    Option(
+        "kubernetes.kubeconfig", Text(), _KUBE.kubeconfig, "kubeconfig file, outside a cluster only",
+        flag=None, default_text="in-cluster", example="/root/.kube/config", commented=True,
+    ),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -67,44 +122,31 @@ def check_url(value: str) -> tuple[str, str]:
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}", ""
 
 
-def _models(section: Section, key: str) -> tuple[str, ...]:
-    models = section.strings(key)
-    for name in models:
-        if not MODEL_NAME.match(name):
-            section.problem(key, f"{name!r} is not a model name (no '/', ':' or spaces)")
-    return models
+def _bad_models(models: tuple[str, ...]) -> list[str]:
+    return [
+        f"{name!r} is not a model name (no '/', ':' or spaces)"
+        for name in models
+        if not MODEL_NAME.match(name)
+    ]
 
 
-def _path(section: Section, key: str, default: str) -> str:
-    path = section.string(key, default) or default
-    if not path.startswith("/"):
-        section.problem(key, f"{path!r} must start with /")
-    return path
-
-
-def _kubernetes(
-    section: Section, args: argparse.Namespace, timeout: float, node_name: str, enabled: bool
-) -> KubernetesSettings:
-    """The `kubernetes:` section; the --tfserving.kubernetes* flags (the GPU DaemonSet's) win over it."""
-    # Every key is read (unknown keys are errors), then a flag given replaces its value.
-    on = section.boolean("enabled", False)
-    selector = section.string("label_selector", "") or ""
-    namespace = section.string("namespace", "") or ""
+def _kubernetes(values: Values, timeout: float, node_name: str, enabled: bool) -> KubernetesSettings:
     kube = KubernetesSettings(
-        enabled=on if args.tfserving_kubernetes is None else args.tfserving_kubernetes,
-        label_selector=selector if args.tfserving_kube_selector is None else args.tfserving_kube_selector,
-        port_name=section.string("port_name", "http") or "http",
-        models_annotation=section.string("models_annotation", KubernetesSettings.models_annotation) or "",
-        namespace=namespace if args.tfserving_kube_namespace is None else args.tfserving_kube_namespace,
-        scheme=section.string("scheme", "http", choices=("http", "https")) or "http",
-        metrics_path=_path(section, "metrics_path", DEFAULT_METRICS_PATH),
-        timeout=section.number("timeout", timeout, positive=True),
-        refresh_interval=section.number("refresh_interval", 30.0, minimum=0),
-        kubeconfig=section.string("kubeconfig", "") or "",
+        enabled=values["kubernetes.enabled"],
+        label_selector=values["kubernetes.label_selector"],
+        port_name=values["kubernetes.port_name"],
+        models_annotation=values["kubernetes.models_annotation"],
+        namespace=values["kubernetes.namespace"],
+        scheme=values["kubernetes.scheme"],
+        metrics_path=values["kubernetes.metrics_path"],
+        timeout=timeout if values["kubernetes.timeout"] is None else values["kubernetes.timeout"],
+        refresh_interval=values["kubernetes.refresh_interval"],
+        kubeconfig=values["kubernetes.kubeconfig"],
     )
-    section.reject_unknown()
     if enabled and kube.enabled and not node_name:
-        section.problem("enabled", "discovery needs NODE_NAME (set it from the downward API: spec.nodeName)")
+        values.problem(
+            "kubernetes.enabled", "discovery needs NODE_NAME (set it from the downward API: spec.nodeName)"
+        )
     return kube
 
 
@@ -112,6 +154,9 @@ class TFServingPlugin:
     name = "tfserving"
     default_enabled = False
     description = "TensorFlow Serving latency, errors and model versions"
+    options: tuple[Option, ...] = OPTIONS
+    requires: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -122,135 +167,61 @@ class TFServingPlugin:
         self._pool_factory = pool_factory or default_pool
         self._kube_api_client = kube_api_client
 
-    def add_flags(self, parser: argparse.ArgumentParser) -> None:
-        group = parser.add_argument_group("tfserving")
-        group.add_argument(
-            "--tfserving.target",
-            dest="tfserving_targets",
-            action="append",
-            default=None,
-            metavar="URL",
-            help="TF Serving REST base URL (repeatable), e.g. http://127.0.0.1:8501",
-        )
-        group.add_argument(
-            "--tfserving.model",
-            dest="tfserving_models",
-            action="append",
-            default=None,
-            metavar="NAME",
-            help="model served by the --tfserving.target URLs (repeatable)",
-        )
-        group.add_argument(
-            "--tfserving.timeout",
-            dest="tfserving_timeout",
-            default=None,
-            metavar="SECONDS",
-            help="per-target timeout of each scrape (default 2)",
-        )
-        group.add_argument(
-            "--tfserving.metrics-path",
-            dest="tfserving_metrics_path",
-            default=None,
-            metavar="PATH",
-            help=f"TF Serving's metrics page (default {DEFAULT_METRICS_PATH})",
-        )
-        group.add_argument(
-            "--tfserving.kubernetes",
-            dest="tfserving_kubernetes",
-            action=argparse.BooleanOptionalAction,
-            default=None,
-            help="discover TF Serving pods on this node (NODE_NAME) through the Kubernetes API",
-        )
-        group.add_argument(
-            "--tfserving.kubernetes.label-selector",
-            dest="tfserving_kube_selector",
-            default=None,
-            metavar="SELECTOR",
-            help="label selector of TF Serving pods, e.g. app=tf-serving (default: every pod on the node)",
-        )
-        group.add_argument(
-            "--tfserving.kubernetes.namespace",
-            dest="tfserving_kube_namespace",
-            default=None,
-            metavar="NAMESPACE",
-            help="namespace of the TF Serving pods (default: every namespace)",
-        )
-
-    def configure(
-        self, args: argparse.Namespace, section: Section, environ: Mapping[str, str], enabled: bool
-    ) -> TFServingSettings:
-        timeout = section.number("timeout", 2.0, positive=True)
-        if args.tfserving_timeout is not None:
-            try:
-                timeout = float(args.tfserving_timeout)
-                if not 0 < timeout < float("inf"):
-                    raise ValueError
-            except ValueError:
-                section.problems.append(
-                    f"--tfserving.timeout: {args.tfserving_timeout!r} is not a positive number of seconds"
-                )
-                timeout = 2.0
-        metrics_path = _path(section, "metrics_path", DEFAULT_METRICS_PATH)
-        if args.tfserving_metrics_path is not None:
-            metrics_path = args.tfserving_metrics_path
-            if not metrics_path.startswith("/"):
-                section.problems.append(f"--tfserving.metrics-path: {metrics_path!r} must start with /")
-        configured = section.data.get("targets")
-        too_many = isinstance(configured, list) and len(configured) > MAX_TARGETS  # sections() says so
-        items = section.sections("targets", limit=MAX_TARGETS)
+    def configure(self, values: Values, environ: Mapping[str, str], enabled: bool) -> TFServingSettings:
+        problems = values.problems
+        timeout, metrics_path = values["timeout"], values["metrics_path"]
+        items = [
+            Section(item, f"{values.path('targets')}[{i}]", problems)
+            for i, item in enumerate(values["targets"])
+        ]
         targets = [self._target(item, metrics_path, timeout) for item in items]
-        flag_targets = args.tfserving_targets or []
+        too_many = values.refused("targets")
+        flag_targets, models = values["target"], values["model"]
         if len(targets) + len(flag_targets) > MAX_TARGETS:
-            section.problems.append(f"tfserving: more than {MAX_TARGETS} targets")
-            flag_targets, too_many = [], True
+            problems.append(f"tfserving: more than {MAX_TARGETS} targets")
+            flag_targets, too_many = (), True
         for value in flag_targets:
             url, problem = check_url(value)
             if problem:
-                section.problems.append(f"--tfserving.target: {problem}")
-            targets.append(Target(url, tuple(args.tfserving_models or ()), metrics_path, timeout))
-        for name in args.tfserving_models or ():
-            if not MODEL_NAME.match(name):
-                section.problems.append(
-                    f"--tfserving.model: {name!r} is not a model name (no '/', ':' or spaces)"
-                )
-        if args.tfserving_models and not args.tfserving_targets:
-            section.problems.append("--tfserving.model: needs at least one --tfserving.target")
+                values.problem("target", problem)
+            targets.append(Target(url, models, metrics_path, timeout))
+        for problem in _bad_models(models):
+            values.problem("model", problem)
+        if models and not values["target"]:
+            values.problem("model", "needs at least one --tfserving.target")
         urls = [t.url for t in targets if t.url]
         for url in sorted({u for u in urls if urls.count(u) > 1}):
-            section.problems.append(f"tfserving: target {url} is listed twice")
-        node_name = environ.get("NODE_NAME", "")
-        kube = _kubernetes(section.section("kubernetes"), args, timeout, node_name, enabled)
-        settings = TFServingSettings(
-            targets=tuple(targets),
-            kubernetes=kube,
-            max_body_bytes=section.integer("max_body_bytes", TFServingSettings.max_body_bytes, minimum=1024),
-            max_models=section.integer("max_models", TFServingSettings.max_models, minimum=1),
-        )
+            problems.append(f"tfserving: target {url} is listed twice")
+        kube = _kubernetes(values, timeout, environ.get("NODE_NAME", ""), enabled)
         if enabled and not targets and not kube.enabled and not too_many:
-            section.problems.append(
+            problems.append(
                 "tfserving: no targets: pass --tfserving.target=URL, or set tfserving.targets or "
                 "tfserving.kubernetes.enabled in the config file"
             )
-        return settings
+        return TFServingSettings(tuple(targets), kube, values["max_body_bytes"], values["max_models"])
 
     @staticmethod
     def _target(item: Section, metrics_path: str, timeout: float) -> Target:
-        raw = item.string("url")
-        url, problem = check_url(raw) if raw else ("", "is required")
+        url = read_item(item, "url", Text(), "")
+        url, problem = check_url(url) if url else ("", "is required")
         if problem:
             item.problem("url", problem)
+        models = read_item(item, "models", Strings(), ())
+        for problem in _bad_models(models):
+            item.problem("models", problem)
         target = Target(
             url=url,
-            models=_models(item, "models"),
-            metrics_path=_path(item, "metrics_path", metrics_path),
-            timeout=item.number("timeout", timeout, positive=True),
+            models=models,
+            metrics_path=read_item(item, "metrics_path", _PATH, metrics_path),
+            timeout=read_item(item, "timeout", _SECONDS, timeout),
         )
         item.reject_unknown()
         return target
 
     def build(self, settings: TFServingSettings, ctx: BuildContext) -> TFServingCollector:
-        # Only when the collector is enabled: the HTTP client loads http.client and ssl.
+        from exporter.kube.pods import PodLister, in_cluster_api_client
         from exporter.tfserving.collector import TFServingCollector
+        from exporter.tfserving.discovery import PodTargets
         from exporter.tfserving.source import TFServingClient
 
         client = TFServingClient(self._pool_factory(ctx.clock), settings.max_body_bytes)
