@@ -1,8 +1,9 @@
 """The metric catalogue: every family the exporter can emit, declared once as data.
 
-The exporter's own series are declared in `core`; each upstream declares its families in its package's
-`catalogue` module. `all_metrics` gathers them for the generated reference (docs/metrics.md), the
-dashboards and the alerts.
+`spec` is the shape of a declaration; the exporter's own series are declared in `core`, and each upstream
+declares its families in its package's `catalogue` module. `all_metrics` gathers them for the generated
+reference (`reference` writes docs/metrics.md), the dashboards and the alerts. `families` is what
+collectors fill from these specs on each scrape.
 """
 
 from __future__ import annotations

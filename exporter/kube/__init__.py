@@ -1,2 +1,3 @@
-"""The Kubernetes API as the exporter reads it (pods on this node, in-cluster credentials), shared by TF
-Serving discovery and attribution, and a fake API server (`fake_api`) speaking its wire protocol."""
+"""The Kubernetes API as the exporter reads it (`pods`: pods on this node, in-cluster credentials), shared by
+TF Serving discovery and attribution's pod names, and a fake API server (`fake_api`) speaking its wire
+protocol."""

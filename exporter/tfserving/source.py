@@ -1,6 +1,6 @@
 """Read one TF Serving instance over its REST port: the metrics page and each model's status.
 
-Every read is bounded (see `tfserving_http`): a deadline for the whole request (a slow-drip server cannot
+Every read is bounded (see `http`): a deadline for the whole request (a slow-drip server cannot
 hold a scrape), and a cap on the body (read in chunks, so a huge page is cut off instead of filling memory).
 Failures raise `FetchError` with a short machine `reason` for the error counter and a one-line `detail`
 for the log.

@@ -3,7 +3,11 @@
     fake = FakeNvml(load("h100-8x"), clock=ManualClock())
     fake.nvmlInit(); fake.nvmlDeviceGetCount()  # 8
 
-Data from it is labelled backend="fake" wherever the exporter exports it.
+`scenario_file` reads and validates a scenario into `scenario`'s frozen data (GPU `models`, utilization
+`patterns`); `module` is `FakeNvml` (init, handles, a scripted hang), answering device calls from `devices`
+(sampled values) and `device_records` (field values, memory errors, processes) and events from `events`;
+scenario time runs on its clock (`clock.ManualClock` in tests). Data from it is labelled backend="fake"
+wherever the exporter exports it.
 """
 
 from exporter.gpu.fake_nvml.clock import ManualClock
