@@ -1,7 +1,9 @@
 """Start-up cost of the GPU-only exporter on the fake 8-GPU node, beside what every collector's imports cost.
 
 - start: wall time from spawning `python -m exporter` to the first accepted TCP connection (the socket is
-  bound before the collectors are built) and to the first answered scrape; median of RUNS starts;
+  bound before the collectors are built) and to the first answered request; median of RUNS starts. Also
+  the CPU time the exporter had used when its socket first accepted: on a busy machine wall time
+  mostly measures the other processes;
 - RSS (VmRSS) once the server answers, before the first scrape, and after 1,000 scrapes of /metrics;
 - imports: RSS and wall time of a bare interpreter importing the GPU-only exporter, and importing every
   collector's modules and dependencies (what every start paid before they were made lazy).
@@ -18,8 +20,9 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
-from benchmarks.harness import _proc_rss_mib, scrape_once, spawn_exporter
+from benchmarks.harness import _proc_cpu_seconds, _proc_rss_mib, scrape_once, spawn_exporter
 from exporter.plugins import PLUGINS
 from tests.helpers import free_port, http_get
 
@@ -50,14 +53,14 @@ for line in open("/proc/self/status"):
 """
 
 
-def _until_listening(port: int, proc: subprocess.Popen[bytes], started: float) -> float:
-    """Milliseconds from `started` to the first accepted connection."""
+def _until_listening(port: int, proc: subprocess.Popen[bytes], started: float) -> tuple[float, float]:
+    """Milliseconds from `started` to the first accepted connection, and CPU milliseconds used by then."""
     while True:
         if proc.poll() is not None:
             raise RuntimeError(f"exporter exited with {proc.returncode}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return (time.perf_counter() - started) * 1000
+            return (time.perf_counter() - started) * 1000, _proc_cpu_seconds(proc.pid) * 1000
         except OSError:
             time.sleep(0.001)
 
@@ -69,22 +72,31 @@ def _until_serving(port: int, started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _start(keep: bool) -> tuple[float, float, subprocess.Popen[bytes] | None, int]:
+@dataclass
+class _Start:
+    listening_ms: float
+    cpu_ms: float
+    serving_ms: float
+    proc: subprocess.Popen[bytes]
+    port: int
+
+
+def _start() -> _Start:
     port = free_port()
     started = time.perf_counter()
     proc = spawn_exporter(GPU_ONLY, port)
     try:
-        listening = _until_listening(port, proc, started)
-        serving = _until_serving(port, started)
+        listening, cpu = _until_listening(port, proc, started)
+        return _Start(listening, cpu, _until_serving(port, started), proc, port)
     except BaseException:
         proc.kill()
         proc.wait(timeout=10)
         raise
-    if keep:
-        return listening, serving, proc, port
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     proc.wait(timeout=10)
-    return listening, serving, None, port
 
 
 def _imports(imports: str) -> tuple[float, float]:
@@ -107,21 +119,23 @@ def _verdict(value: float, target: float) -> str:
 
 
 def run() -> None:
-    starts = [_start(keep=False)[:2] for _ in range(RUNS - 1)]
-    listening, serving, proc, port = _start(keep=True)
-    assert proc is not None
-    starts.append((listening, serving))
+    starts = []
+    for _ in range(RUNS - 1):
+        starts.append(_start())
+        _stop(starts[-1].proc)
+    last = _start()
+    starts.append(last)
     try:
-        before = _proc_rss_mib(proc.pid)
-        url = f"http://127.0.0.1:{port}/metrics"
+        before = _proc_rss_mib(last.proc.pid)
+        url = f"http://127.0.0.1:{last.port}/metrics"
         for _ in range(SCRAPES):
             scrape_once(url)
-        after = _proc_rss_mib(proc.pid)
+        after = _proc_rss_mib(last.proc.pid)
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    listen_ms = statistics.median(s[0] for s in starts)
-    serve_ms = statistics.median(s[1] for s in starts)
+        _stop(last.proc)
+    listen_ms = statistics.median(s.listening_ms for s in starts)
+    cpu_ms = statistics.median(s.cpu_ms for s in starts)
+    serve_ms = statistics.median(s.serving_ms for s in starts)
     gpu_ms, gpu_mib = _imports(GPU_ONLY_IMPORTS)
     all_ms, all_mib = _imports(ALL_IMPORTS)
     bare_ms, bare_mib = _imports("pass")
@@ -130,6 +144,7 @@ def run() -> None:
         f"  to a listening socket   {listen_ms:7.0f} ms   target {START_TARGET_MS:.0f} ms: "
         f"{_verdict(listen_ms, START_TARGET_MS)}"
     )
+    print(f"  CPU used by then        {cpu_ms:7.0f} ms")
     print(f"  to the first answer     {serve_ms:7.0f} ms")
     print(f"  RSS before first scrape {before:7.1f} MiB")
     print(
@@ -145,6 +160,7 @@ def run() -> None:
         + json.dumps(
             {
                 "listen_ms": round(listen_ms),
+                "listen_cpu_ms": round(cpu_ms),
                 "serve_ms": round(serve_ms),
                 "rss_before_mib": round(before, 1),
                 "rss_after_mib": round(after, 1),

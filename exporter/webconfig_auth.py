@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import threading
 from collections.abc import Mapping
 
@@ -52,6 +50,10 @@ class BasicAuthenticator:
         user, password = given
         known = user in users
         stored = users[user].encode() if known else _DUMMY_HASH
+        # Imported with basic auth on only: hashlib and hmac load OpenSSL's libcrypto (3.5 MiB).
+        import hashlib
+        import hmac
+
         key = hashlib.sha256(b"\0".join((user.encode(), stored, password.encode()))).digest()
         with self._lock:
             cached = self._cache.get(key)

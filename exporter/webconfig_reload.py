@@ -14,7 +14,6 @@ with `protect` and gives the server `tls_context`, which `http_server` calls per
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import os
 import threading
@@ -70,6 +69,8 @@ class WebConfigFile:
             data = self.path.read_bytes()
         except OSError as exc:
             raise WebConfigError(f"{self.path}: cannot read: {exc.strerror}") from None
+        import hashlib  # with a web config only: it loads OpenSSL's libcrypto (3.5 MiB)
+
         digest = hashlib.sha256(data).digest()
         if previous is not None and previous.digest == digest:
             return _Loaded(stamp, digest, previous.config)

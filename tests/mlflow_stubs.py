@@ -21,7 +21,7 @@ from typing import Any
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from exporter.catalogue.families import FamilySet
+from exporter.collector import IsolatingCollector
 from exporter.mlflow.collector import MlflowCollector, MlflowSettings
 from exporter.mlflow.http import API_PREFIX, Credentials, Tls
 from exporter.mlflow.plugin import build_collector as collector_from
@@ -201,11 +201,11 @@ def refreshed_page(collector: MlflowCollector) -> str:
     due; later ones when the collector's clock has moved by the refresh interval)."""
     assert collector.refresh.trigger(), "no refresh was due"
     assert collector.refresh.wait_idle(60), "the refresh did not end"
-    out = FamilySet()
-    collector.collect(out)
-    lines: list[str] = []
-    out.render_into(lines)
-    return "\n".join(lines) + "\n"
+    labels = {"version": "0", "python_version": "3", "node": "n", "gpu_backend": "none"}
+    root = IsolatingCollector([collector], labels)
+    page = root.render().decode()
+    assert root.health()[collector.name]["last_error"] == "", "the collection raised"
+    return page
 
 
 def read_sections(page: str) -> set[str]:

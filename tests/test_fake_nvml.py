@@ -291,3 +291,12 @@ def test_all_problems_of_a_scenario_are_reported_at_once(tmp_path: Path) -> None
 def test_unknown_scenario_name_lists_the_shipped_ones() -> None:
     with pytest.raises(ScenarioError, match=r"shipped: .*h100-8x"):
         load("h200-16x")
+
+
+def test_fake_uuids_are_the_uuid5_values_without_hashlib() -> None:
+    import uuid
+
+    from exporter.gpu.fake_nvml.ids import url_uuid5
+
+    for name in ("mlobs-fake/h100-8x/0", "GPU-x/1/0", "ünïcode"):
+        assert url_uuid5(name) == uuid.uuid5(uuid.NAMESPACE_URL, name)

@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = (
     *("grpc", "google.protobuf", "requests", "urllib3", "kubernetes", "prometheus_client", "bcrypt"),
-    *("ssl", "http.client"),  # TLS (a web config) and the TF Serving client only
+    *("ssl", "http.client", "hashlib"),  # OpenSSL: TLS, basic auth, MLflow and TF Serving clients only
     *("exporter.attribution.collector", "exporter.tfserving.collector"),  # built only when enabled
 )
 FAKE_GPU = "--gpu.backend=fake"

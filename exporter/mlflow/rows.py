@@ -6,7 +6,6 @@ timestamp instead and are finished at scrape time.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,8 @@ def label_value(value: str, max_length: int = 128) -> str:
     clean = "".join(ch if ch.isprintable() else "_" for ch in value)
     if clean == value and len(value) <= max_length:
         return value
+    import hashlib  # here: importing it loads OpenSSL's libcrypto (3.5 MiB), which most starts never need
+
     digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return clean[: max(0, max_length - 9)] + "~" + digest
 

@@ -8,12 +8,12 @@ errors and processes are in `device_records`.
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pynvml
 
+from exporter.gpu.fake_nvml.ids import url_uuid5
 from exporter.gpu.fake_nvml.scenario import FakeGpu, FakeMig, Scenario
 from exporter.gpu.nvml_types import CLOCK_EVENT_REASONS
 
@@ -72,9 +72,7 @@ class DeviceQueries:
         assert gpu is not None
         if mig is None:
             return gpu.uuid
-        return (
-            f"MIG-{uuid.uuid5(uuid.NAMESPACE_URL, f'{gpu.uuid}/{mig.gpu_instance}/{mig.compute_instance}')}"
-        )
+        return f"MIG-{url_uuid5(f'{gpu.uuid}/{mig.gpu_instance}/{mig.compute_instance}')}"
 
     def nvmlDeviceGetName(self, handle: Any) -> str:
         gpu, mig, _ = self._enter("nvmlDeviceGetName", handle)

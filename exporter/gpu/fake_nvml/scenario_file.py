@@ -27,13 +27,13 @@ Format (times are seconds since the fake was created; ratios are 0-1; unknown ke
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from exporter.gpu.fake_nvml.ids import url_uuid5
 from exporter.gpu.fake_nvml.models import FIELD_FUNCTIONS, GIB, MODELS
 from exporter.gpu.fake_nvml.patterns import Pattern, pattern
 from exporter.gpu.fake_nvml.scenario import FakeGpu, FakeMig, FakeProcess, Hang, Scenario
@@ -241,7 +241,7 @@ class _GpuSpec:
         return FakeGpu(
             index=index,
             model=model,
-            uuid=self.uuid or f"GPU-{uuid.uuid5(uuid.NAMESPACE_URL, f'mlobs-fake/{self.scenario}/{index}')}",
+            uuid=self.uuid or f"GPU-{url_uuid5(f'mlobs-fake/{self.scenario}/{index}')}",
             pci_bus_id=f"00000000:{(0x18 + 0x11 * index) % 0x100:02X}:00.0",
             utilization=self.utilization,
             memory_utilization=self.memory_utilization,
