@@ -8,7 +8,7 @@ A file that turns invalid after start-up fails requests with 500 and an error lo
 serving on with stale credentials would hide the mistake, serving without them would open the endpoint.
 
 Wiring: `settings` adds the flag and opens the file (a bad one is a start problem), `app` wraps the routes
-with `protect` and gives the server `tls_context`, which `http_server` calls per connection.
+with `protect` and gives the server `tls_context`, which `http_reader` calls per connection.
 """
 
 from __future__ import annotations
