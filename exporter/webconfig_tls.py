@@ -21,7 +21,7 @@ from exporter.webconfig import CIPHER_SUITES, TlsServerConfig
 if TYPE_CHECKING:
     import ssl
 
-# Web config names -> the ssl module's names.
+# Web config names -> the names of ssl.TLSVersion and ssl.VerifyMode members.
 _VERSIONS = {"TLS10": "TLSv1", "TLS11": "TLSv1_1", "TLS12": "TLSv1_2", "TLS13": "TLSv1_3"}
 _VERIFY = {
     "NoClientCert": "CERT_NONE",
@@ -41,10 +41,10 @@ def ssl_context(tls: TlsServerConfig) -> ssl.SSLContext:
     import ssl
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = getattr(ssl.TLSVersion, _VERSIONS[tls.min_version])
-    context.maximum_version = getattr(ssl.TLSVersion, _VERSIONS[tls.max_version])
+    context.minimum_version = ssl.TLSVersion[_VERSIONS[tls.min_version]]
+    context.maximum_version = ssl.TLSVersion[_VERSIONS[tls.max_version]]
     context.load_cert_chain(tls.cert_file, tls.key_file)
-    context.verify_mode = getattr(ssl.VerifyMode, _VERIFY[tls.client_auth_type])
+    context.verify_mode = ssl.VerifyMode[_VERIFY[tls.client_auth_type]]
     if tls.client_ca_file:
         context.load_verify_locations(cafile=tls.client_ca_file)
     if tls.cipher_suites:

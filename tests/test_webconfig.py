@@ -139,3 +139,18 @@ def test_flag_opens_the_file_and_is_optional(tmp_path: Path) -> None:
     config.write_text("basic_auth_users: {a: b}\n")
     with pytest.raises(WebConfigError, match=r"basic_auth_users\.a: must be a bcrypt hash"):
         open_web_config(str(config))
+
+
+def test_every_tls_version_and_verifying_mode_names_an_ssl_member() -> None:
+    import ssl
+
+    from exporter.webconfig import CLIENT_AUTH_TYPES, TLS_VERSIONS, UNSUPPORTED_CLIENT_AUTH
+    from exporter.webconfig_tls import _VERIFY, _VERSIONS
+
+    assert [ssl.TLSVersion[_VERSIONS[name]] for name in TLS_VERSIONS] == [
+        ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1, ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3,
+    ]  # fmt: skip
+    supported = [name for name in CLIENT_AUTH_TYPES if name not in UNSUPPORTED_CLIENT_AUTH]
+    assert [ssl.VerifyMode[_VERIFY[name]] for name in supported] == [
+        ssl.CERT_NONE, ssl.CERT_OPTIONAL, ssl.CERT_REQUIRED,
+    ]  # fmt: skip
