@@ -10,7 +10,8 @@ from typing import Any
 import pynvml
 import pytest
 
-from exporter.gpu.nvml_device import union_value
+from exporter.gpu.fake_nvml.models import FIELD_IDS
+from exporter.gpu.nvml_device import FIELD_VALUES, union_value
 from exporter.gpu.nvml_errors import DeviceLost, ErrorCounter, FieldReader
 from exporter.gpu.plugin import GPU_PLUGIN
 from exporter.settings import ConfigError, parse
@@ -87,7 +88,12 @@ def test_unsupported_byte_counters_are_absent_and_not_asked_again_while_replays_
         first = r.scrape()
         r.clock.advance(40)
         body = r.scrape()
-    assert requested == [[TX, RX, REPLAYS], [REPLAYS]]
+    # Every field the reader knows is asked once; then only those the board answered (the replay counter).
+    asked = [getattr(pynvml, constant) for _, constant in FIELD_VALUES]
+    unsupported = r.fake.scenario.gpus[0].unsupported
+    assert TX in asked and RX in asked and REPLAYS in asked
+    assert requested == [asked, [i for i in asked if FIELD_IDS.get(i) not in unsupported]]
+    assert REPLAYS in requested[1] and TX not in requested[1] and RX not in requested[1]
     assert "\nnvidia_gpu_pcie_bytes_total{" not in body  # never 0 for a counter the driver lacks
     assert value(body, "nvidia_gpu_pcie_replays_total", gpu="0") == 0
     assert value(body, "nvidia_nvml_errors_total", kind="not_supported") == value(
