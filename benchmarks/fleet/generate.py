@@ -11,8 +11,10 @@ the faults of `Faults` start at `Faults.since`.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
@@ -29,6 +31,11 @@ from benchmarks.fleet.shape import (
     served_version,
     serving_pod,
 )
+from exporter.catalogue.families import FamilySet
+from exporter.gpu.collector import GpuCollector
+from exporter.gpu.fake_nvml import FakeNvml, ManualClock
+from exporter.gpu.fake_nvml import load as load_scenario
+from exporter.gpu.nvml import NvmlSource
 from exporter.gpu.nvml_types import CLOCK_EVENT_REASONS
 from exporter.mlflow.stats import DURATION_BUCKETS
 from exporter.tfserving.histograms import DROP_REASONS, le_seconds
@@ -48,6 +55,35 @@ MLFLOW_LE = (*(repr(b) for b in DURATION_BUCKETS), "+Inf")
 MLFLOW_ENDPOINTS = ("registered-models/search", "model-versions/search", "runs/search", "experiments/search")
 MLFLOW_SECTIONS = ("registry", "baseline", "training", "monitoring")
 GIB = 1024**3
+
+
+# The fleet's GPUs copy the per-GPU families it does not model from one scrape of this fake node.
+REFERENCE_SCENARIO = "h100-8x"
+_PER_GPU_LINE = re.compile(r'^(\w+)\{gpu="(\d+)",uuid="[^"]*"\} (\S+)$')
+
+
+@functools.cache
+def reference_gpu_values() -> dict[str, dict[int, float]]:
+    """Every plain per-GPU series (labels gpu and uuid only) the GPU collector serves on the fake
+    REFERENCE_SCENARIO node, as {metric: {gpu index: value}}: a metric added to the collector is in the
+    fleet without a change here; the dynamics of the families the rules and panels read are modelled
+    in `ClusterHistory.gpu`."""
+    clock = ManualClock()
+    fake = FakeNvml(load_scenario(REFERENCE_SCENARIO), clock=clock)
+    source = NvmlSource(fake, call_timeout=2.0, clock=clock, xid_events=False)
+    try:
+        families = FamilySet()
+        GpuCollector(source, "reference", "fake").collect(families)
+        lines: list[str] = []
+        families.render_into(lines)
+    finally:
+        source.close()
+    values: dict[str, dict[int, float]] = {}
+    for line in lines:
+        found = _PER_GPU_LINE.match(line)
+        if found:
+            values.setdefault(found.group(1), {})[int(found.group(2))] = float(found.group(3))
+    return values
 
 
 def labels(**values: str) -> str:
@@ -156,7 +192,7 @@ class ClusterHistory:
         def per_time(scale: float, offset: float = 0.0) -> list[float | None]:
             return [None if u is None else offset + scale * u for u in live]
 
-        g = f"{dev},{target}"
+        g, first = f"{dev},{target}", len(e.series)
         e.add(
             "nvidia_gpu_info",
             f'{dev},name="NVIDIA H100 80GB HBM3",pci_bus_id="00000000:{0x18 + gpu * 16:02X}:00.0",'
@@ -222,6 +258,10 @@ class ClusterHistory:
                 f'{dev},xid="79",{target}',
                 [float(f.since) if a else None for a in self.after],
             )
+        modelled = {series.split("{", 1)[0] for series, _ in e.series[first:]}
+        for name, by_gpu in reference_gpu_values().items():
+            if name not in modelled and gpu % len(by_gpu) in by_gpu:
+                e.add(name, g, self._while_up(live, by_gpu[gpu % len(by_gpu)]))
         # Attribution: the pod holding the GPU (a trainer, or a TF Serving replica with its model).
         if served is None:
             namespace, pod, container = "training", f"trainer-{node:04d}-{gpu}", "trainer"
