@@ -7,7 +7,7 @@ from typing import Any
 
 from bundle.promql import Re
 from bundle.schema import BundleConfig
-from dashboards import attribution, gpu
+from dashboards import attribution, gpu, gpu_readings
 from dashboards.scope import board, cluster_variables
 from dashboards.style import (
     UP,
@@ -246,6 +246,9 @@ def build(cfg: BundleConfig) -> dict[str, Any]:
     if cfg.attribution.enabled:
         sections.append(attribution.section(cfg))
     sections.append(collection(cfg))
+    more = gpu_readings.section(cfg, gpu_readings.drawn_names(sections))
+    if more is not None:
+        sections.insert(-1, more)
     return board(
         cfg,
         uid=d.gpu_node_uid,

@@ -10,8 +10,9 @@ import pytest
 
 from alerts import panels as panel_records
 from bundle.promql import UnknownMetricError
+from bundle.promql import _catalogue as promql_catalogue
 from bundle.schema import BundleConfig
-from dashboards import gpu_fleet, gpu_node
+from dashboards import gpu_fleet, gpu_node, gpu_readings
 from dashboards.gpu import metrics
 from dashboards.lint import lint, panels, promql
 from dashboards.queries import promtool_parse
@@ -155,6 +156,41 @@ def test_every_per_gpu_series_of_the_catalogue_is_drawn(board: dict[str, Any]) -
     drawn = " ".join(promql(board))
     per_gpu = [s.name for s in by_name().values() if "uuid" in s.labels and s.collector == "gpu"]
     assert per_gpu and [name for name in per_gpu if name not in drawn] == []
+
+
+def test_a_gpu_reading_without_a_curated_panel_is_drawn_from_the_catalogue(
+    bundle_config: BundleConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exporter.catalogue.spec import MetricSpec
+    from exporter.gpu import catalogue
+
+    assert gpu_readings.TITLE not in {p["title"] for p in gpu_node.build(bundle_config)["panels"]}
+    added = (
+        MetricSpec("nvidia_gpu_hbm_celsius", "gauge", "HBM heat.", ("gpu", "uuid"), "celsius", "gpu"),
+        MetricSpec("nvidia_gpu_stalls_total", "counter", "Stalls.", ("gpu", "uuid"), "", "gpu"),
+        MetricSpec("nvidia_gpu_lanes", "gauge", "Lanes by link.", ("gpu", "uuid", "link"), "", "gpu"),
+    )
+    monkeypatch.setattr(catalogue, "METRICS", (*catalogue.METRICS, *added))
+    promql_catalogue.cache_clear()  # bundle.promql checks every name against the catalogue
+    try:
+        board = gpu_node.build(bundle_config)
+    finally:
+        monkeypatch.undo()
+        promql_catalogue.cache_clear()
+    row = [p["title"] for p in board["panels"] if p["type"] == "row"]
+    assert row[-2:] == [gpu_readings.TITLE, "Exporter"]
+    titled = by_title(board)
+    hbm, stalls = titled["Hbm celsius"], titled["Stalls"]
+    assert (
+        exprs(hbm)[0].startswith("nvidia_gpu_hbm_celsius{")
+        and hbm["fieldConfig"]["defaults"]["unit"] == "celsius"
+    )
+    assert (
+        exprs(stalls)[0].startswith("rate(nvidia_gpu_stalls_total{")
+        and "$__rate_interval" in exprs(stalls)[0]
+    )
+    assert "Lanes" not in titled  # a label beyond gpu and uuid needs a curated panel
+    assert lint(board) == []
 
 
 def test_mig_instances_and_memory(board: dict[str, Any]) -> None:
