@@ -36,6 +36,8 @@ docs: bootstrap
 	$(PY) -m exporter.catalogue.reference > docs/metrics.md.tmp && mv docs/metrics.md.tmp docs/metrics.md
 	$(PY) -m exporter.options_docs example > docs/exporter.example.yaml.tmp && mv docs/exporter.example.yaml.tmp docs/exporter.example.yaml
 	$(PY) -m exporter.options_docs reference > docs/exporter-config.md.tmp && mv docs/exporter-config.md.tmp docs/exporter-config.md
+	$(PY) -m dashboards.docs
+	$(PY) -m bundle.docs
 
 bench: bootstrap
 	$(PY) -m benchmarks $(ARGS)

@@ -58,10 +58,11 @@ def section(cfg: BundleConfig, drawn: set[str]) -> Section | None:
         selector = m(spec.name, **scope)
         if spec.type == "counter":
             expr, unit = rate(selector), RATE_UNITS.get(spec.unit, "short")
-            description = f"Per-second rate of {spec.name}: {spec.help}"
+            description = f"{spec.help} Per-second rate of {spec.name}."
         else:
             expr, unit = selector, GAUGE_UNITS.get(spec.unit, "short")
-            description = f"{spec.name}: {spec.help}"
-        title = spec.name.removeprefix("nvidia_gpu_").removesuffix("_total").replace("_", " ").capitalize()
+            description = f"{spec.help} ({spec.name})"
+        words = spec.name.removeprefix("nvidia_gpu_").removesuffix("_total").removesuffix(f"_{spec.unit}")
+        title = words.replace("_", " ").capitalize()
         panels.append(timeseries(title, description, unit, Query(expr, legend)))
     return Section(TITLE, tuple(panels)) if panels else None

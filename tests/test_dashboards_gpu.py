@@ -180,7 +180,7 @@ def test_a_gpu_reading_without_a_curated_panel_is_drawn_from_the_catalogue(
     row = [p["title"] for p in board["panels"] if p["type"] == "row"]
     assert row[-2:] == [gpu_readings.TITLE, "Exporter"]
     titled = by_title(board)
-    hbm, stalls = titled["Hbm celsius"], titled["Stalls"]
+    hbm, stalls = titled["Hbm"], titled["Stalls"]
     assert (
         exprs(hbm)[0].startswith("nvidia_gpu_hbm_celsius{")
         and hbm["fieldConfig"]["defaults"]["unit"] == "celsius"
