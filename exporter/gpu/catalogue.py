@@ -80,6 +80,13 @@ MEMORY_RESERVED = _gpu(
     unit="bytes",
 )
 TEMPERATURE = _gpu("nvidia_gpu_temperature_celsius", "gauge", "GPU core temperature.", unit="celsius")
+MEMORY_TEMPERATURE = _gpu(
+    "nvidia_gpu_memory_temperature_celsius",
+    "gauge",
+    "HBM temperature, which throttles before the core on data-center GPUs; absent where the board has no "
+    "memory sensor (GDDR boards).",
+    unit="celsius",
+)
 POWER = _gpu("nvidia_gpu_power_watts", "gauge", "Power drawn by the board.", unit="watts")
 POWER_LIMIT = _gpu("nvidia_gpu_power_limit_watts", "gauge", "Power limit the driver enforces.", unit="watts")
 ENERGY = _gpu(
@@ -214,6 +221,7 @@ METRICS = (
     MEMORY_TOTAL,
     MEMORY_RESERVED,
     TEMPERATURE,
+    MEMORY_TEMPERATURE,
     POWER,
     POWER_LIMIT,
     ENERGY,

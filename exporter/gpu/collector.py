@@ -78,6 +78,7 @@ class GpuCollector:
             (m.MEMORY_UTILIZATION, device.memory_utilization_ratio),
             (m.BUSY_SECONDS, device.busy_seconds),
             (m.TEMPERATURE, device.temperature_celsius),
+            (m.MEMORY_TEMPERATURE, device.memory_temperature_celsius),
             (m.POWER, device.power_watts),
             (m.POWER_LIMIT, device.power_limit_watts),
             (m.ENERGY, device.energy_joules),

@@ -26,6 +26,7 @@ FIELD_VALUES = (
     ("pcie_tx_bytes", "NVML_FI_DEV_PCIE_COUNT_TX_BYTES"),
     ("pcie_rx_bytes", "NVML_FI_DEV_PCIE_COUNT_RX_BYTES"),
     ("pcie_replays", "NVML_FI_DEV_PCIE_REPLAY_COUNTER"),
+    ("memory_temperature", "NVML_FI_DEV_MEMORY_TEMP"),
 )
 
 
@@ -141,6 +142,7 @@ class DeviceReader:
         reading.pcie_rx_bytes = number.get("pcie_rx_bytes")
         replays = number.get("pcie_replays")
         reading.pcie_replays = None if replays is None else int(replays)
+        reading.memory_temperature_celsius = number.get("memory_temperature")
 
     def _memory(self, key: str, handle: Any) -> MemoryReading | None:
         nvml = self._nvml

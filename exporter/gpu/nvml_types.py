@@ -106,6 +106,7 @@ class DeviceReading:
     busy_seconds: float | None = None
     memory: MemoryReading | None = None
     temperature_celsius: float | None = None
+    memory_temperature_celsius: float | None = None
     power_watts: float | None = None
     power_limit_watts: float | None = None
     energy_joules: float | None = None

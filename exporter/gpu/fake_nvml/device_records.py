@@ -1,4 +1,5 @@
-"""The fake's per-device records: field values (PCIe byte counters, replays), memory errors and processes.
+"""The fake's per-device records: field values (PCIe byte counters, replays, memory temperature), memory
+errors and processes.
 
 The PCIe byte counters integrate the utilization pattern over the driver's samples, so they only grow;
 memory errors and processes are as the scenario states them.
@@ -16,6 +17,7 @@ from exporter.gpu.fake_nvml.models import FIELD_IDS
 from exporter.gpu.fake_nvml.scenario import FakeGpu, FakeMig, FakeProcess
 
 _NO_INSTANCE = 0xFFFFFFFF
+HBM_ABOVE_CORE_CELSIUS = 4.0
 _PCIE_BYTE_FIELDS = {
     pynvml.NVML_FI_DEV_PCIE_COUNT_TX_BYTES: pynvml.NVML_PCIE_UTIL_TX_BYTES,
     pynvml.NVML_FI_DEV_PCIE_COUNT_RX_BYTES: pynvml.NVML_PCIE_UTIL_RX_BYTES,
@@ -61,6 +63,9 @@ class RecordQueries(DeviceQueries):
             if counter is not None:
                 entry.valueType = pynvml.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG
                 entry.value.ullVal = self._pcie_bytes(gpu, t, counter)
+            elif field_id == pynvml.NVML_FI_DEV_MEMORY_TEMP:
+                entry.valueType = pynvml.NVML_VALUE_TYPE_UNSIGNED_INT
+                entry.value.uiVal = self._memory_temperature(gpu, t)
             else:  # the replay counter
                 entry.valueType = pynvml.NVML_VALUE_TYPE_UNSIGNED_INT
                 entry.value.uiVal = gpu.pcie_replays
@@ -74,6 +79,13 @@ class RecordQueries(DeviceQueries):
         if field in gpu.no_permission:
             return pynvml.NVML_ERROR_NO_PERMISSION
         return pynvml.NVML_SUCCESS
+
+    def _memory_temperature(self, gpu: FakeGpu, t: float) -> int:
+        """HBM follows the core's temperature a few degrees above it under load."""
+        model = gpu.model
+        span = model.temperature_max_celsius - model.temperature_idle_celsius
+        load = self._util(gpu, t)
+        return round(model.temperature_idle_celsius + span * load + HBM_ABOVE_CORE_CELSIUS * load)
 
     # Memory errors.
 

@@ -27,6 +27,7 @@ FIELD_FUNCTIONS: dict[str, tuple[str, ...]] = {
     "pstate": ("nvmlDeviceGetPerformanceState",),
     "pcie": ("nvmlDeviceGetPcieThroughput",),  # and the PCIe byte counter field values
     "pcie_replays": (),  # a field value only
+    "memory_temperature": (),  # a field value only
     "clock_events": ("nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons"),
     "ecc": ("nvmlDeviceGetTotalEccErrors",),
     "remapped_rows": ("nvmlDeviceGetRemappedRows",),
@@ -44,6 +45,7 @@ FIELD_IDS: dict[int, str] = {
     pynvml.NVML_FI_DEV_PCIE_COUNT_TX_BYTES: "pcie",
     pynvml.NVML_FI_DEV_PCIE_COUNT_RX_BYTES: "pcie",
     pynvml.NVML_FI_DEV_PCIE_REPLAY_COUNTER: "pcie_replays",
+    pynvml.NVML_FI_DEV_MEMORY_TEMP: "memory_temperature",
 }
 
 
@@ -146,8 +148,12 @@ MODELS: dict[str, GpuModel] = {
             sm_clock_max_mhz=1885,
             memory_clock_mhz=5005,
             pcie_max_kbps=12_000_000,
-            # A consumer Pascal board: no ECC, no row remapping or page retirement, no energy counter.
-            unsupported=frozenset({"ecc", "remapped_rows", "retired_pages", "energy", "process_utilization"}),
+            # A consumer Pascal board: no ECC, no row remapping or page retirement, no energy counter,
+            # GDDR memory without a temperature sensor.
+            unsupported=frozenset(
+                {"ecc", "remapped_rows", "retired_pages", "energy", "process_utilization"}
+                | {"memory_temperature"}
+            ),
         ),
     )
 }
