@@ -234,6 +234,22 @@ def collection(cfg: BundleConfig) -> Section:
                     f"{{{{{node}}}}} {{{{collector}}}}",
                 ),
             ),
+            timeseries(
+                "HTTP refusals",
+                "Connections and requests the exporter's HTTP front refused or lost, per second: a refused "
+                "scrape is a gap in every series above, and this is where it shows (503: every worker busy; "
+                "timed out: no complete request in time; 400: malformed, or plain HTTP on the TLS port).",
+                "reqps",
+                Query(
+                    rate(
+                        m(
+                            "mlobs_http_events_total",
+                            **{node: Re("$node"), "event": Re("accepted|queued|answered", negate=True)},
+                        )
+                    ),
+                    f"{{{{{node}}}}} {{{{event}}}}",
+                ),
+            ),
         ),
     )
 

@@ -84,7 +84,9 @@ def build_exporter(
     app = make_app(root, settings.telemetry_path)
     web = settings.web_config
     if web is None:
-        return Exporter(root=root, server=HttpServer(listener, app, limits))
-    tls_context = web.tls_context if web.tls_enabled else None
-    server = HttpServer(listener, protect(app, web), limits, tls_context=tls_context)
+        server = HttpServer(listener, app, limits)
+    else:
+        tls_context = web.tls_context if web.tls_enabled else None
+        server = HttpServer(listener, protect(app, web), limits, tls_context=tls_context)
+    root.own_series.append(server.add_events)
     return Exporter(root=root, server=server)

@@ -69,6 +69,8 @@ class IsolatingCollector:
         self._last: dict[str, _LastRun] = {c.name: _LastRun() for c in self.collectors}
         self._sanitized: dict[str, int] = {c.name: 0 for c in self.collectors}
         self._lock = threading.Lock()
+        # Adders of the exporter's own series beyond the collectors' (the HTTP front's counters).
+        self.own_series: list[Callable[[FamilySet], None]] = []
 
     def render(self) -> bytes:
         """One scrape in the text format: exactly what `/metrics` serves.
@@ -101,6 +103,8 @@ class IsolatingCollector:
             own.add(core.COLLECTOR_SUCCESS, 1 if success else 0, collector=collector.name)
             own.add(core.COLLECTOR_DURATION, elapsed, collector=collector.name)
             own.add(core.LABEL_VALUES_SANITIZED, sanitized, collector=collector.name)
+        for add in self.own_series:
+            add(own)
         return [convert(own)[0], *outputs]
 
     def _run_one(

@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from exporter.catalogue import core
+from exporter.catalogue.families import FamilySet
 from exporter.http_reader import HeadReader, TlsContext, WorkQueue, end_output
 from exporter.http_wire import HttpError, Request, Response, encode, error_response
 from exporter.textsafe import safe_message
@@ -57,6 +59,21 @@ def listen(host: str, port: int, backlog: int = ServerLimits.backlog) -> socket.
         sock.close()
         raise
     return sock
+
+
+# Everything `stats` counts, so that each is served from the start, at 0.
+EVENTS = (
+    "accepted",
+    "queued",
+    "answered",
+    "refused_400",
+    "refused_503",
+    "timed_out",
+    "dropped_oldest",
+    "tls_failed",
+    "write_failed",
+    "failed_500",
+)
 
 
 class HttpServer:
@@ -106,6 +123,13 @@ class HttpServer:
     def _count(self, what: str) -> None:
         with self._lock:
             self.stats[what] += 1
+
+    def add_events(self, out: FamilySet) -> None:
+        """`mlobs_http_events_total`: every event of EVENTS, 0 until it happens."""
+        with self._lock:
+            counts = dict(self.stats)
+        for event in EVENTS:
+            out.add(core.HTTP_EVENTS, counts.get(event, 0), event=event)
 
     # The workers: answer complete requests, then hand the connection back to the reader to close.
 

@@ -252,3 +252,28 @@ def test_http_1_0_and_absolute_form_requests_are_served() -> None:
     for raw in (old, absolute):
         status, _, body = split_response(raw)
         assert status == "HTTP/1.1 200 OK" and b"mlobs_collector_success" in body
+
+
+def test_the_http_fronts_refusals_are_served_as_counters() -> None:
+    from exporter.http_server import EVENTS
+
+    with running_exporter([], [DummyPlugin()]) as exporter:
+        first = scrape(exporter)
+        assert {event: value(first, "mlobs_http_events_total", event=event) for event in EVENTS} == {
+            **dict.fromkeys(EVENTS, 0.0),
+            "accepted": 1.0,
+            "queued": 1.0,
+        }  # this scrape itself, not yet answered
+        status, _, _ = split_response(exchange(exporter.port, b"NOT A REQUEST\r\n\r\n"))
+        assert status.startswith("HTTP/1.1 400")
+        # Each is counted once its answer is written, which the client may see first: read until both are.
+        for _ in range(50):
+            body = scrape(exporter)
+            if value(body, "mlobs_http_events_total", event="refused_400") == 1:
+                break
+            time.sleep(0.01)
+    assert value(body, "mlobs_http_events_total", event="refused_400") == 1
+    assert value(body, "mlobs_http_events_total", event="answered") >= 1  # the first scrape at least
+    assert value(body, "mlobs_http_events_total", event="accepted") >= 3
+    assert value(body, "mlobs_http_events_total", event="refused_503") == 0
+    assert promtool_check_metrics(body) == ""

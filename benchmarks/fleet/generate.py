@@ -37,6 +37,7 @@ from exporter.gpu.fake_nvml import FakeNvml, ManualClock
 from exporter.gpu.fake_nvml import load as load_scenario
 from exporter.gpu.nvml import NvmlSource
 from exporter.gpu.nvml_types import CLOCK_EVENT_REASONS
+from exporter.http_server import EVENTS as HTTP_EVENTS
 from exporter.mlflow.stats import DURATION_BUCKETS
 from exporter.tfserving.histograms import DROP_REASONS, le_seconds
 from exporter.tfserving.simulator_format import LATENCY_BOUNDS, six_digits
@@ -160,6 +161,11 @@ class ClusterHistory:
             e.add("mlobs_collector_success", f'collector="{collector}",{target}', 1)
             e.add("mlobs_collector_duration_seconds", f'collector="{collector}",{target}', 0.004)
             e.add("mlobs_label_values_sanitized_total", f'collector="{collector}",{target}', 0)
+        # The HTTP front's counters: one scrape every 15 s of the history, nothing refused.
+        scrapes = counter([1 / 15] * len(self.times), self.fleet.step, 0.0)
+        for event in HTTP_EVENTS:
+            handled = event in ("accepted", "queued", "answered")
+            e.add("mlobs_http_events_total", f'event="{event}",{target}', scrapes if handled else 0)
         e.add("nvidia_nvml_up", target, 1)
         e.add("nvidia_nvml_reinits_total", target, 0)
         e.add("nvidia_nvml_call_timeouts_total", target, 0)

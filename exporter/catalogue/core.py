@@ -34,4 +34,16 @@ LABEL_VALUES_SANITIZED = MetricSpec(
     collector="exporter",
 )
 
-METRICS = (BUILD_INFO, COLLECTOR_SUCCESS, COLLECTOR_DURATION, LABEL_VALUES_SANITIZED)
+HTTP_EVENTS = MetricSpec(
+    "mlobs_http_events_total",
+    "counter",
+    "What the HTTP front did with connections and requests since start: accepted, queued and answered; "
+    "refused_400 (a malformed request, or plain HTTP on the TLS port), refused_503 (every worker busy and "
+    "the queue full), timed_out (no complete request in time), dropped_oldest (over the connection "
+    "limit), tls_failed, write_failed (the client left before the answer), failed_500. A scrape refused "
+    "here is missing from Prometheus; this is where it shows.",
+    ("event",),
+    collector="exporter",
+)
+
+METRICS = (BUILD_INFO, COLLECTOR_SUCCESS, COLLECTOR_DURATION, LABEL_VALUES_SANITIZED, HTTP_EVENTS)
