@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = (
     *("grpc", "google.protobuf", "requests", "urllib3", "kubernetes", "prometheus_client", "bcrypt"),
     *("ssl", "http.client", "hashlib"),  # OpenSSL: TLS, basic auth, MLflow and TF Serving clients only
-    *("exporter.attribution.collector", "exporter.tfserving.collector"),  # built only when enabled
+    # The collectors of the plugins that are off.
+    *("exporter.attribution.collector", "exporter.tfserving.collector", "exporter.mlflow.collector"),
 )
 FAKE_GPU = "--gpu.backend=fake"
 GPU_ONLY = [FAKE_GPU, "--no-collector.mlflow", "--no-collector.tfserving", "--no-collector.attribution"]

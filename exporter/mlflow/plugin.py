@@ -119,22 +119,32 @@ class MlflowPlugin:
     requires: tuple[str, ...] = ()
     uses: tuple[str, ...] = ()
 
-    def configure(self, values: Values, environ: Mapping[str, str], enabled: bool) -> MlflowSettings:
+    def configure(self, values: Values, environ: Mapping[str, str], enabled: bool) -> MlflowSettings | None:
+        # Every check runs whether the collector is on or off; the settings (and the collector's modules
+        # they need) only when it is on.
+        tracking_uri = _tracking_uri(values, environ, enabled)
+        tls = _tls(values, environ, enabled)
+        windows = _windows(values)
+        model_tag = _tag(values, "monitoring.model_name_tag")
+        version_tag = _tag(values, "monitoring.model_version_tag")
+        drift_metrics = _metric_keys(values, "monitoring.drift_metrics")
+        quality_metrics = _metric_keys(values, "monitoring.quality_metrics")
+        if not enabled:
+            return None
+
         from exporter.mlflow.collector import MlflowSettings
         from exporter.mlflow.reads import MonitoringQuery, TrainingQuery
         from exporter.mlflow.rows import MonitoringKeys, RegistryCaps
 
         max_label_length = values["max_label_length"]
-        windows = _windows(values)
-        model_tag = _tag(values, "monitoring.model_name_tag")
         return MlflowSettings(
-            tracking_uri=_tracking_uri(values, environ, enabled),
+            tracking_uri=tracking_uri,
             refresh_interval=values["refresh_interval"],
             scrape_wait=values["scrape_wait"],
             request_timeout=values["request_timeout"],
             page_size=values["page_size"],
             max_pages=values["max_pages"],
-            tls=_tls(values, environ, enabled),
+            tls=tls,
             caps=RegistryCaps(
                 max_models=values["registry.max_models"],
                 max_versions_per_model=values["registry.max_versions_per_model"],
@@ -155,9 +165,9 @@ class MlflowPlugin:
             ),
             monitoring_keys=MonitoringKeys(
                 model_tag=model_tag,
-                version_tag=_tag(values, "monitoring.model_version_tag"),
-                drift_metrics=_metric_keys(values, "monitoring.drift_metrics"),
-                quality_metrics=_metric_keys(values, "monitoring.quality_metrics"),
+                version_tag=version_tag,
+                drift_metrics=drift_metrics,
+                quality_metrics=quality_metrics,
                 max_series=values["monitoring.max_series"],
                 max_label_length=max_label_length,
             ),
