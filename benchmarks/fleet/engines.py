@@ -96,6 +96,13 @@ class Engine:
             raise RuntimeError(f"{self.name}: query failed ({status}): {answer.get('error')}\n{expr}")
         return answer
 
+    def rules(self) -> list[dict[str, Any]]:
+        """The rule groups of /api/v1/rules, each with its rules' state and evaluation times."""
+        status, body = http(f"{self.url}/api/v1/rules")
+        if status != 200:
+            raise RuntimeError(f"{self.name}: /api/v1/rules answered {status}: {body[:500]}")
+        return list(json.loads(body)["data"]["groups"])
+
     def own_metrics(self) -> list[tuple[str, dict[str, str], float]]:
         _, body = http(self.metrics_url)
         out = []
