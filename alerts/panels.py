@@ -33,6 +33,12 @@ def namespace_power_record(cfg: BundleConfig) -> str:
     return f"node_namespace:nvidia_gpu_power_watts:sum_rate{cfg.gpu.rate_window}"
 
 
+def allocated_busy_record(cfg: BundleConfig) -> str:
+    """Per GPU a job holds (allocated to a pod with attribution, else holding gpu.allocated_memory_ratio of
+    its memory, as the alerts judge it): its busy ratio."""
+    return f"gpu:nvidia_gpu_busy_allocated:ratio_rate{cfg.gpu.rate_window}"
+
+
 def gpu_groups(cfg: BundleConfig) -> list[Group]:
     """Fleet-wide joins of every GPU with its identity or its holders, which the GPU fleet dashboard draws."""
     n, window = cfg.naming, cfg.gpu.rate_window
@@ -47,6 +53,18 @@ def gpu_groups(cfg: BundleConfig) -> list[Group]:
             f"* on ({on_gpu}) group_left (name)\n{m('nvidia_gpu_info')}\n)",
         )
     ]
+    if cfg.attribution.enabled:
+        allocated = f"group by ({m.by(ALLOCATION, *cluster, 'uuid')}) ({m(ALLOCATION)})"
+    else:
+        used, total = m("nvidia_gpu_memory_used_bytes"), m("nvidia_gpu_memory_total_bytes")
+        allocated = f"{used} / {total} > {cfg.gpu.allocated_memory_ratio:g}"
+    rules.append(
+        Record(
+            allocated_busy_record(cfg),
+            f"rate({m('nvidia_gpu_busy_seconds_total')}[{window}])\n"
+            f"and on ({m.by(ALLOCATION, *cluster, 'uuid')})\n({allocated})",
+        )
+    )
     if cfg.attribution.enabled:
         holders = (
             f"group by ({m.by(ALLOCATION, *cluster, n.node_label, 'uuid', 'namespace')}) ({m(ALLOCATION)})"

@@ -41,17 +41,11 @@ class FleetQueries:
     def busy(self) -> str:
         return rate(self("nvidia_gpu_busy_seconds_total"))
 
-    def allocated(self) -> str:
-        """GPUs a job holds: allocated to a pod when attribution runs, else holding memory (as the alerts
-        judge it)."""
-        if self.cfg.attribution.enabled:
-            return f"group by ({self.m.by(ALLOCATION, 'uuid')}) ({self(ALLOCATION)})"
-        used, total = self("nvidia_gpu_memory_used_bytes"), self("nvidia_gpu_memory_total_bytes")
-        return f"{used} / {total} > {self.cfg.gpu.allocated_memory_ratio:g}"
-
     def allocated_busy(self) -> str:
-        """The busy ratio of allocated GPUs only."""
-        return f"{self.busy()}\nand on ({self.m.by(ALLOCATION, 'uuid')})\n({self.allocated()})"
+        """The busy ratio of the GPUs a job holds: allocated to a pod when attribution runs, else holding
+        memory (as the alerts judge it). Recorded (alerts/panels.py): the join of every GPU with its
+        allocation took seconds per panel on a fleet."""
+        return selector(self.cfg, records.allocated_busy_record(self.cfg), **self.scope)
 
     def training_busy(self) -> str:
         """The busy ratio of allocated GPUs that serve no model (with attribution; else all allocated)."""

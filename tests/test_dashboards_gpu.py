@@ -163,17 +163,22 @@ def test_mig_instances_and_memory(board: dict[str, Any]) -> None:
     assert exprs(titled["MIG memory used"])[0].startswith("nvidia_gpu_mig_memory_used_bytes{")
 
 
-def test_fleet_counts_allocated_gpus_below_the_target_from_the_allocations(
-    fleet: dict[str, Any], make_config: Callable[[dict[str, Any]], BundleConfig]
+def _record_expr(cfg: BundleConfig, name: str) -> str:
+    (rule,) = [r for g in panel_records.gpu_groups(cfg) for r in g.rules if getattr(r, "record", "") == name]
+    return str(rule.expr)
+
+
+def test_fleet_counts_allocated_gpus_below_the_target_from_a_record_of_the_allocations(
+    fleet: dict[str, Any], bundle_config: BundleConfig, make_config: Callable[[dict[str, Any]], BundleConfig]
 ) -> None:
+    record = panel_records.allocated_busy_record(bundle_config)
     (idle,) = exprs(by_title(fleet)["Allocated GPUs below target"])
-    assert "nvidia_gpu_allocation_info{" in idle and ") < 0.7" in idle and idle.endswith("or vector(0)")
-    without = gpu_fleet.build(
-        make_config({"attribution": {"enabled": False}, "gpu": {"allocated_memory_ratio": 0.1}})
-    )
-    (idle,) = exprs(by_title(without)["Allocated GPUs below target"])
-    assert "nvidia_gpu_allocation_info" not in idle and "> 0.1" in idle
-    assert "Power by namespace" not in by_title(without)
+    assert idle == f'count(({record}{{node=~"$node"}}) < 0.7) or vector(0)'
+    assert "nvidia_gpu_allocation_info{" in _record_expr(bundle_config, record)
+    without = make_config({"attribution": {"enabled": False}, "gpu": {"allocated_memory_ratio": 0.1}})
+    allocated = _record_expr(without, panel_records.allocated_busy_record(without))
+    assert "nvidia_gpu_allocation_info" not in allocated and "> 0.1" in allocated
+    assert "Power by namespace" not in by_title(gpu_fleet.build(without))
 
 
 def test_fleet_health_reads_the_alerts_keys(make_config: Callable[[dict[str, Any]], BundleConfig]) -> None:
