@@ -13,7 +13,7 @@ from bundle.promql import Metrics
 from bundle.schema import BundleConfig
 
 GROUP = "mlobs-panel-records"
-GPU_GROUP = "mlobs-gpu-panel-records"
+GPU_GROUP = "mlobs-gpu-panel"
 RUNTIME = "tfserving_runtime_duration_seconds"
 ALLOCATION = "nvidia_gpu_allocation_info"
 
@@ -40,17 +40,21 @@ def allocated_busy_record(cfg: BundleConfig) -> str:
 
 
 def gpu_groups(cfg: BundleConfig) -> list[Group]:
-    """Fleet-wide joins of every GPU with its identity or its holders, which the GPU fleet dashboard draws."""
+    """Fleet-wide joins of every GPU with its identity or its holders, which the GPU fleet dashboard draws, a
+    group each."""
     n, window = cfg.naming, cfg.gpu.rate_window
     cluster = (n.cluster_label,) if n.cluster_label else ()
     m = Metrics(n.job_label, cfg.exporter.gpu_job, frozenset({n.job_label, n.node_label, *cluster}))
     on_gpu = m.by("nvidia_gpu_info", *cluster, "uuid")
     rules = [
-        Record(
-            node_busy_record(cfg),
-            f"avg by ({m.by('nvidia_gpu_info', *cluster, n.node_label, 'name')}) (\n"
-            f"rate({m('nvidia_gpu_busy_seconds_total')}[{window}])\n"
-            f"* on ({on_gpu}) group_left (name)\n{m('nvidia_gpu_info')}\n)",
+        (
+            "busy",
+            Record(
+                node_busy_record(cfg),
+                f"avg by ({m.by('nvidia_gpu_info', *cluster, n.node_label, 'name')}) (\n"
+                f"rate({m('nvidia_gpu_busy_seconds_total')}[{window}])\n"
+                f"* on ({on_gpu}) group_left (name)\n{m('nvidia_gpu_info')}\n)",
+            ),
         )
     ]
     if cfg.attribution.enabled:
@@ -58,25 +62,23 @@ def gpu_groups(cfg: BundleConfig) -> list[Group]:
     else:
         used, total = m("nvidia_gpu_memory_used_bytes"), m("nvidia_gpu_memory_total_bytes")
         allocated = f"{used} / {total} > {cfg.gpu.allocated_memory_ratio:g}"
+    busy = f"rate({m('nvidia_gpu_busy_seconds_total')}[{window}])"
+    on_allocation = m.by(ALLOCATION, *cluster, "uuid")
     rules.append(
-        Record(
-            allocated_busy_record(cfg),
-            f"rate({m('nvidia_gpu_busy_seconds_total')}[{window}])\n"
-            f"and on ({m.by(ALLOCATION, *cluster, 'uuid')})\n({allocated})",
-        )
+        ("allocated", Record(allocated_busy_record(cfg), f"{busy}\nand on ({on_allocation})\n({allocated})"))
     )
     if cfg.attribution.enabled:
         holders = (
             f"group by ({m.by(ALLOCATION, *cluster, n.node_label, 'uuid', 'namespace')}) ({m(ALLOCATION)})"
         )
-        rules.append(
-            Record(
-                namespace_power_record(cfg),
-                f"sum by ({m.by(ALLOCATION, *cluster, n.node_label, 'namespace')}) (\n{holders}\n"
-                f"* on ({on_gpu}) group_left ()\nrate({m('nvidia_gpu_energy_joules_total')}[{window}])\n)",
-            )
+        power = (
+            f"sum by ({m.by(ALLOCATION, *cluster, n.node_label, 'namespace')}) (\n{holders}\n"
+            f"* on ({on_gpu}) group_left ()\nrate({m('nvidia_gpu_energy_joules_total')}[{window}])\n)"
         )
-    return [Group(GPU_GROUP, tuple(rules), dashboard_uid=cfg.dashboards.gpu_fleet_uid)]
+        rules.append(("power", Record(namespace_power_record(cfg), power)))
+    # One group per record: each reads every GPU's series, and groups are evaluated concurrently.
+    uid = cfg.dashboards.gpu_fleet_uid
+    return [Group(f"{GPU_GROUP}-{name}", (rule,), dashboard_uid=uid) for name, rule in rules]
 
 
 def groups(cfg: BundleConfig) -> list[Group]:

@@ -38,7 +38,8 @@ def boundaries(cfg: BundleConfig) -> list[Boundary]:
 
 def _records(cfg: BundleConfig) -> list[Record]:
     sli, window = ServingSli.of(cfg), cfg.serving.rate_window
-    out: list[Record] = []
+    # First: the latency quantiles below read it (a group's rules run in order, each seeing the ones before).
+    out = [Record(records.latency_bucket_rate(window), sli.latency_buckets(window))]
     levels: tuple[tuple[records.ServingLevel, tuple[str, ...]], ...] = (
         ("model", MODEL),
         ("model_version", MODEL_VERSION),
