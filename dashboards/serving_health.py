@@ -14,6 +14,9 @@ from dashboards import gpu
 from dashboards.scope import selector, serving_metrics
 from dashboards.style import UP, Query, Section, rate, ratio_panel, states, steps, timeseries
 
+# Targets the target-failure panel names (the rest are summed by reason).
+FAILING_TARGETS = 10
+
 # Burn-rate windows drawn (of records.SLO_WINDOWS): the long windows of the SRE workbook's alert pairs.
 BURN_WINDOWS = ("1h", "6h", "1d", "3d")
 # A burn rate of 14.4 spends 2% of a 30-day budget in an hour: the workbook's page threshold.
@@ -99,6 +102,8 @@ def targets(cfg: BundleConfig) -> Section:
     m = serving_metrics(cfg)
     node = cfg.naming.node_label
     namespaced = {"namespace": Re("$namespace")}
+    errors = "tfserving_target_errors_total"
+    failures = rate(m(errors, **namespaced))
     return Section(
         "Serving targets",
         (
@@ -111,11 +116,14 @@ def targets(cfg: BundleConfig) -> Section:
             ),
             timeseries(
                 "Target read failures",
-                "Failed reads of each target per second, by reason (timeout, connection, http_status, ...).",
+                "Failed reads per second of all chosen targets by reason (timeout, connection, http_status, "
+                f"...), and of the {FAILING_TARGETS} targets that fail most.",
                 "ops",
+                # Not every target by reason: a fleet has thousands of such series, nearly all at 0, which
+                # took seconds to draw (docs/scale.md).
+                Query(f"sum by ({m.by(errors, 'reason')}) ({failures})", "all targets {{reason}}"),
                 Query(
-                    rate(m("tfserving_target_errors_total", **namespaced)),
-                    "{{target}} {{reason}}",
+                    f"topk({FAILING_TARGETS}, sum by ({m.by(errors, 'target')}) ({failures}))", "{{target}}"
                 ),
             ),
             states(
@@ -144,7 +152,11 @@ def gpus(cfg: BundleConfig) -> Section:
     labels = m.by("nvidia_gpu_model_info", "uuid", "gpu", "mig_uuid", node, "namespace", "pod", "model")
     held = f"group by ({labels}) ({served})"
     on = f"* on ({m.by('nvidia_gpu_model_info', 'uuid')}) group_left ()"
-    used = f"{m('nvidia_gpu_memory_used_bytes')} / {m('nvidia_gpu_memory_total_bytes')}"
+    # The held GPUs' used bytes first, then divided by their totals: one join of every GPU fewer per step than
+    # dividing every GPU's used by its total first.
+    per_total = f"/ on ({m.by('nvidia_gpu_model_info', 'uuid')}) group_left ()"
+    total = m("nvidia_gpu_memory_total_bytes")
+    used = f"{held}\n{on}\n{m('nvidia_gpu_memory_used_bytes')}\n{per_total}\n{total}"
     legend = f"{MODEL} ({{{{pod}}}}) GPU {{{{gpu}}}} on {{{{{node}}}}}"
     return Section(
         "GPUs under the serving pods",
@@ -159,7 +171,7 @@ def gpus(cfg: BundleConfig) -> Section:
             ratio_panel(
                 "GPU memory under serving pods",
                 "Memory in use on each GPU a serving pod holds, as a share of the GPU's memory.",
-                Query(f"{held}\n{on}\n({used})", legend),
+                Query(used, legend),
                 steps("green", (cfg.gpu.memory_used_warning_ratio, "red")),
             ),
         ),
