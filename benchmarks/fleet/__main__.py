@@ -19,7 +19,7 @@ import yaml
 
 import dashboards
 from benchmarks.fleet import compare, measure, stack
-from benchmarks.fleet.engines import EVALUATION_INTERVAL
+from benchmarks.fleet.engines import EVALUATION_INTERVAL, Engine
 from benchmarks.fleet.generate import ClusterHistory
 from benchmarks.fleet.shape import Faults, Fleet
 from bundle.schema import BundleConfig, duration_seconds, load_config
@@ -90,9 +90,13 @@ def run_size(cfg: BundleConfig, args: argparse.Namespace, nodes: int, folder: Pa
             "all": (measure.dashboard_range(cfg), measure.RANGE_7D),
             "default": (measure.dashboard_range(cfg),),
         }
-        engines = [("prometheus", prometheus, {label: ".*"}), ("victoria-metrics", running.vm, {label: ".+"})]
+        engines: list[tuple[str, Engine, dict[str, str]]] = []
+        if prometheus:
+            engines.append(("prometheus", prometheus, {label: ".*"}))
+        if running.vm:
+            engines.append(("victoria-metrics", running.vm, {label: ".+"}))
         for name, engine, values in engines:
-            for span in spans.get(args.panels, ()) if engine else ():
+            for span in spans.get(args.panels, ()):
                 timed = measure.time_queries(
                     engine, boards, values, span, max(scrape, args.step), args.panel_budget
                 )
@@ -123,7 +127,7 @@ def run_size(cfg: BundleConfig, args: argparse.Namespace, nodes: int, folder: Pa
             )
             for m in unknown[: args.slowest]:
                 print(f"    {m.dashboard} / {m.title} ({m.cluster}): {m.detail}")
-        memory = [(name, engine) for name, engine, _ in engines if engine]
+        memory = [(name, engine) for name, engine, _ in engines]
         print(
             "peak memory: " + ", ".join(f"{n} {measure.peak_resident_mib(e):.0f} MiB" for n, e in memory),
             flush=True,
