@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alerts import records
 from alerts.per_model import Scope
 from alerts.selectors import job_metrics
 from bundle.latency_bounds import bucket_le
@@ -57,11 +56,9 @@ class ServingSli:
         return f"sum by ({by}) (rate({self.m(f'{DURATION}_bucket')}[{window}]))"
 
     def latency_quantile(self, quantile: float, window: str, labels: tuple[str, ...]) -> str:
-        """From the recorded per-version bucket rates (records.latency_bucket_rate, recorded first in the
-        same group): reading every pod's raw buckets once per quantile and level took most of the group's
-        time on a fleet (docs/scale.md)."""
         by = self.m.by(f"{DURATION}_bucket", *labels, "le")
-        return f"histogram_quantile({quantile:g}, sum by ({by}) ({records.latency_bucket_rate(window)}))"
+        buckets = f"rate({self.m(f'{DURATION}_bucket')}[{window}])"
+        return f"histogram_quantile({quantile:g}, sum by ({by}) ({buckets}))"
 
     def successes(self, window: str) -> str:
         """Successful requests per second per model (the latency SLI's events)."""
