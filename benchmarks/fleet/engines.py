@@ -89,6 +89,12 @@ class Engine:
         params = urllib.parse.urlencode({"query": expr, "start": start, "end": end, "step": step})
         return len(self._get(f"{self.url}/api/v1/query_range?{params}", expr)["data"]["result"])
 
+    def label_values(self, selector: str, label: str, start: float, end: float) -> int:
+        """Values of `label` on the series of `selector` in [start, end], as Grafana's label_values() asks;
+        returns how many."""
+        params = urllib.parse.urlencode({"match[]": selector, "start": start, "end": end})
+        return len(self._get(f"{self.url}/api/v1/label/{label}/values?{params}", selector)["data"])
+
     def _get(self, url: str, expr: str) -> Any:
         status, body = http(url)
         answer = json.loads(body) if body.startswith("{") else {"error": body}
