@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alerts.boundary import Boundary
 from alerts.model import Group, Record
-from bundle.promql import Metrics
+from bundle.promql import Metrics, Re
 from bundle.schema import BundleConfig
 
 GROUP = "mlobs-panel-records"
@@ -39,6 +39,11 @@ def allocated_busy_record(cfg: BundleConfig) -> str:
     return f"gpu:nvidia_gpu_busy_allocated:ratio_rate{cfg.gpu.rate_window}"
 
 
+def node_throttled_record() -> str:
+    """Per node and bad throttle reason (gpu.bad_throttle_reasons): how many of its GPUs are held down."""
+    return "node_reason:nvidia_gpu_clock_event_active:sum"
+
+
 def gpu_groups(cfg: BundleConfig) -> list[Group]:
     """Fleet-wide joins of every GPU with its identity or its holders, which the GPU fleet dashboard draws, a
     group each."""
@@ -57,6 +62,9 @@ def gpu_groups(cfg: BundleConfig) -> list[Group]:
             ),
         )
     ]
+    throttled = m("nvidia_gpu_clock_event_active", reason=Re.any_of(cfg.gpu.bad_throttle_reasons))
+    by_reason = m.by("nvidia_gpu_clock_event_active", *cluster, n.node_label, "reason")
+    rules.append(("throttled", Record(node_throttled_record(), f"sum by ({by_reason}) ({throttled})")))
     if cfg.attribution.enabled:
         allocated = f"group by ({m.by(ALLOCATION, *cluster, 'uuid')}) ({m(ALLOCATION)})"
     else:

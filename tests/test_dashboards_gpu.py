@@ -182,9 +182,11 @@ def test_fleet_counts_allocated_gpus_below_the_target_from_a_record_of_the_alloc
 
 
 def test_fleet_health_reads_the_alerts_keys(make_config: Callable[[dict[str, Any]], BundleConfig]) -> None:
-    fleet = by_title(gpu_fleet.build(make_config({"gpu": {"bad_throttle_reasons": ["hw_slowdown"]}})))
+    cfg = make_config({"gpu": {"bad_throttle_reasons": ["hw_slowdown"]}})
+    fleet = by_title(gpu_fleet.build(cfg))
     (throttled,) = exprs(fleet["Throttled GPUs by reason"])
-    assert 'reason=~"hw_slowdown"' in throttled
+    record = panel_records.node_throttled_record()
+    assert throttled.startswith(f"{record}{{") and 'reason=~"hw_slowdown"' in _record_expr(cfg, record)
     ecc = exprs(fleet["Uncorrectable ECC errors and row remaps by node"])[0]
     assert 'error_type="uncorrected", counter="volatile"' in ecc
 
