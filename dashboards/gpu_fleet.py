@@ -62,9 +62,10 @@ class FleetQueries:
         return f"count by ({self.m.by(of, *labels)}) ({expr})"
 
     def nodes_not_zero(self, expr: str, of: str, *labels: str) -> str:
-        """`expr` summed per node where it is not 0, one 0 line while it is 0 everywhere: a line per node of
-        a fleet, nearly all at 0, took seconds to draw at 1,000 nodes (docs/scale.md)."""
-        return f"sum by ({self.m.by(of, self.node, *labels)}) ({expr}) > 0\nor on () vector(0)"
+        """`expr` summed per node where it is not 0, and a 0 line: a line per node of a fleet, nearly all at
+        0, took seconds to draw at 1,000 nodes (docs/scale.md). Not `or on () vector(0)`: VictoriaMetrics
+        fills every filtered point of the left side from it, bringing back every node."""
+        return f"sum by ({self.m.by(of, self.node, *labels)}) ({expr}) > 0\nor vector(0)"
 
     def total(self, expr: str, aggregation: str = "count") -> str:
         """A fleet-wide number that shows 0, not "no data", when nothing matches."""
@@ -172,7 +173,7 @@ def health(cfg: BundleConfig) -> Section:
     panels = [
         timeseries(
             "Lost GPUs by node",
-            "GPUs that stopped answering NVML, on each node that has one (a single 0 while none has).",
+            "GPUs that stopped answering NVML, on each node that has one (and a 0 line).",
             "short",
             Query(q.nodes_not_zero(f"1 - {q('nvidia_gpu_up')}", "nvidia_gpu_up"), legend),
             width=8,
@@ -208,11 +209,11 @@ def health(cfg: BundleConfig) -> Section:
         timeseries(
             "Throttled GPUs by reason",
             "GPUs whose clocks are held down for a reason that signals a problem (gpu.bad_throttle_reasons), "
-            "by reason, on each node where one is (a single 0 while none is).",
+            "by reason, on each node where one is (and a 0 line).",
             "short",
             # Recorded (alerts/panels.py): 4 of the 9 reason series of every GPU took seconds at 1,000 nodes.
             Query(
-                f"{selector(cfg, records.node_throttled_record(), **q.scope)} > 0\nor on () vector(0)",
+                f"{selector(cfg, records.node_throttled_record(), **q.scope)} > 0\nor vector(0)",
                 f"{legend} {{{{reason}}}}",
             ),
         ),
