@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from alerts.boundary import Boundary
 from alerts.gpu_boundary import gpu_boundaries
-from alerts.model import Alert, Group, Record, Rule
+from alerts.model import Alert, Group, Record
 from alerts.selectors import job_metrics
 from bundle.promql import Metrics, Re
 from bundle.schema import BundleConfig, duration_seconds
@@ -35,6 +35,7 @@ def groups(cfg: BundleConfig) -> list[Group]:
     m = job_metrics(cfg, cfg.exporter.gpu_job, cfg.naming.node_label, "instance")
     prefix = f"{cfg.naming.alert_prefix}Gpu"
     used_ratio = f"{m('nvidia_gpu_memory_used_bytes')} / {m('nvidia_gpu_memory_total_bytes')}"
+    busy = f"rate({m('nvidia_gpu_busy_seconds_total')}[{g.rate_window}])"
 
     def xid_seen(xids: tuple[int, ...]) -> str:
         # increase() keeps a repeated identical XID visible; the last-seen timestamp catches the first one,
@@ -47,7 +48,7 @@ def groups(cfg: BundleConfig) -> list[Group]:
         )
 
     rules = (
-        Record(busy_record(cfg), f"rate({m('nvidia_gpu_busy_seconds_total')}[{g.rate_window}])"),
+        Record(busy_record(cfg), busy),
         Alert(
             f"{prefix}Lost",
             f"{m('nvidia_gpu_up')} == 0",
@@ -133,8 +134,9 @@ def groups(cfg: BundleConfig) -> list[Group]:
         ),
         Alert(
             f"{prefix}Underutilized",
-            f'{busy_record(cfg)}{{{cfg.naming.job_label}="{cfg.exporter.gpu_job}"}}'
-            f" < {g.utilization_target_low:g}\nand\n{used_ratio} > {g.allocated_memory_ratio:g}",
+            # The busy ratio as the record has it, computed here rather than read back from the record: the
+            # record lives in a group of its own (below), and a record read from another group lags it.
+            f"{busy} < {g.utilization_target_low:g}\nand\n{used_ratio} > {g.allocated_memory_ratio:g}",
             "warning",
             "An allocated GPU is busy less than its utilization target.",
             f"{on_gpu} holds a job but was busy {{{{ $value | humanizePercentage }}}} of the time for "
@@ -153,19 +155,39 @@ def groups(cfg: BundleConfig) -> list[Group]:
         ),
         _fake_data(cfg, m, prefix, node),
     )
-    # Three groups, which Prometheus and vmalert evaluate concurrently: every rule reads each GPU's series,
-    # so one group of them all grows past a second of evaluation towards 1,000 nodes (docs/scale.md).
-    thermal = {f"{prefix}TemperatureHigh", f"{prefix}TemperatureCritical", f"{prefix}Throttled"}
-    efficiency = {busy_record(cfg), f"{prefix}MemoryNearlyFull", f"{prefix}Underutilized"}
-
-    def of(names: set[str]) -> tuple[Rule, ...]:
-        return tuple(r for r in rules if (r.name if isinstance(r, Alert) else r.record) in names)
-
-    health = {r.name if isinstance(r, Alert) else r.record for r in rules} - thermal - efficiency
+    by_name = {(r.name if isinstance(r, Alert) else r.record): r for r in rules}
+    spread = _spread(cfg, prefix)
+    placed = [name for _, names in spread for name in names]
+    if sorted(placed) != sorted(by_name):
+        raise AssertionError(f"GPU rules not in exactly one group: {sorted(set(placed) ^ set(by_name))}")
     return [
-        Group(GROUP, of(health), dashboard_uid=cfg.dashboards.gpu_node_uid),
-        Group(f"{GROUP}-thermal", of(thermal), dashboard_uid=cfg.dashboards.gpu_node_uid),
-        Group(f"{GROUP}-efficiency", of(efficiency), dashboard_uid=cfg.dashboards.gpu_node_uid),
+        Group(name, tuple(by_name[rule] for rule in names), dashboard_uid=cfg.dashboards.gpu_node_uid)
+        for name, names in spread
+    ]
+
+
+def _spread(cfg: BundleConfig, prefix: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The GPU rules in groups of about one GPU-wide read each (docs/scale.md), which Prometheus and vmalert
+    evaluate concurrently: every rule reads each GPU's series, so a group's time grows with GPUs, and one
+    group of them all took seconds at 1,000 nodes. A rule that reads a record stays in the record's group,
+    where it sees this evaluation's value."""
+    return [
+        (
+            GROUP,
+            tuple(
+                f"{prefix}{name}"
+                for name in ("Lost", "XidCritical", "XidApplication", "NvmlDown", "FakeData")
+            ),
+        ),
+        (
+            f"{GROUP}-memory-errors",
+            tuple(f"{prefix}{n}" for n in ("EccUncorrectable", "RemappedRowsPending", "RemappedRowsFailed")),
+        ),
+        (f"{GROUP}-thermal", (f"{prefix}TemperatureHigh", f"{prefix}TemperatureCritical")),
+        (f"{GROUP}-throttle", (f"{prefix}Throttled",)),
+        (f"{GROUP}-memory", (f"{prefix}MemoryNearlyFull",)),
+        (f"{GROUP}-busy", (busy_record(cfg),)),
+        (f"{GROUP}-efficiency", (f"{prefix}Underutilized",)),
     ]
 
 

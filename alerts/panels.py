@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from alerts.boundary import Boundary
 from alerts.model import Group, Record
-from bundle.promql import Metrics
+from bundle.promql import Metrics, Re
 from bundle.schema import BundleConfig
 
 GROUP = "mlobs-panel-records"
-GPU_GROUP = "mlobs-gpu-panel-records"
+GPU_GROUP = "mlobs-gpu-panel"
 RUNTIME = "tfserving_runtime_duration_seconds"
 ALLOCATION = "nvidia_gpu_allocation_info"
 
@@ -33,32 +33,60 @@ def namespace_power_record(cfg: BundleConfig) -> str:
     return f"node_namespace:nvidia_gpu_power_watts:sum_rate{cfg.gpu.rate_window}"
 
 
+def allocated_busy_record(cfg: BundleConfig) -> str:
+    """Per GPU a job holds (allocated to a pod with attribution, else holding gpu.allocated_memory_ratio of
+    its memory, as the alerts judge it): its busy ratio."""
+    return f"gpu:nvidia_gpu_busy_allocated:ratio_rate{cfg.gpu.rate_window}"
+
+
+def node_throttled_record() -> str:
+    """Per node and bad throttle reason (gpu.bad_throttle_reasons): how many of its GPUs are held down."""
+    return "node_reason:nvidia_gpu_clock_event_active:sum"
+
+
 def gpu_groups(cfg: BundleConfig) -> list[Group]:
-    """Fleet-wide joins of every GPU with its identity or its holders, which the GPU fleet dashboard draws."""
+    """Fleet-wide joins of every GPU with its identity or its holders, which the GPU fleet dashboard draws, a
+    group each."""
     n, window = cfg.naming, cfg.gpu.rate_window
     cluster = (n.cluster_label,) if n.cluster_label else ()
     m = Metrics(n.job_label, cfg.exporter.gpu_job, frozenset({n.job_label, n.node_label, *cluster}))
     on_gpu = m.by("nvidia_gpu_info", *cluster, "uuid")
     rules = [
-        Record(
-            node_busy_record(cfg),
-            f"avg by ({m.by('nvidia_gpu_info', *cluster, n.node_label, 'name')}) (\n"
-            f"rate({m('nvidia_gpu_busy_seconds_total')}[{window}])\n"
-            f"* on ({on_gpu}) group_left (name)\n{m('nvidia_gpu_info')}\n)",
+        (
+            "busy",
+            Record(
+                node_busy_record(cfg),
+                f"avg by ({m.by('nvidia_gpu_info', *cluster, n.node_label, 'name')}) (\n"
+                f"rate({m('nvidia_gpu_busy_seconds_total')}[{window}])\n"
+                f"* on ({on_gpu}) group_left (name)\n{m('nvidia_gpu_info')}\n)",
+            ),
         )
     ]
+    throttled = m("nvidia_gpu_clock_event_active", reason=Re.any_of(cfg.gpu.bad_throttle_reasons))
+    by_reason = m.by("nvidia_gpu_clock_event_active", *cluster, n.node_label, "reason")
+    rules.append(("throttled", Record(node_throttled_record(), f"sum by ({by_reason}) ({throttled})")))
+    if cfg.attribution.enabled:
+        allocated = f"group by ({m.by(ALLOCATION, *cluster, 'uuid')}) ({m(ALLOCATION)})"
+    else:
+        used, total = m("nvidia_gpu_memory_used_bytes"), m("nvidia_gpu_memory_total_bytes")
+        allocated = f"{used} / {total} > {cfg.gpu.allocated_memory_ratio:g}"
+    busy = f"rate({m('nvidia_gpu_busy_seconds_total')}[{window}])"
+    on_allocation = m.by(ALLOCATION, *cluster, "uuid")
+    rules.append(
+        ("allocated", Record(allocated_busy_record(cfg), f"{busy}\nand on ({on_allocation})\n({allocated})"))
+    )
     if cfg.attribution.enabled:
         holders = (
             f"group by ({m.by(ALLOCATION, *cluster, n.node_label, 'uuid', 'namespace')}) ({m(ALLOCATION)})"
         )
-        rules.append(
-            Record(
-                namespace_power_record(cfg),
-                f"sum by ({m.by(ALLOCATION, *cluster, n.node_label, 'namespace')}) (\n{holders}\n"
-                f"* on ({on_gpu}) group_left ()\nrate({m('nvidia_gpu_energy_joules_total')}[{window}])\n)",
-            )
+        power = (
+            f"sum by ({m.by(ALLOCATION, *cluster, n.node_label, 'namespace')}) (\n{holders}\n"
+            f"* on ({on_gpu}) group_left ()\nrate({m('nvidia_gpu_energy_joules_total')}[{window}])\n)"
         )
-    return [Group(GPU_GROUP, tuple(rules), dashboard_uid=cfg.dashboards.gpu_fleet_uid)]
+        rules.append(("power", Record(namespace_power_record(cfg), power)))
+    # One group per record: each reads every GPU's series, and groups are evaluated concurrently.
+    uid = cfg.dashboards.gpu_fleet_uid
+    return [Group(f"{GPU_GROUP}-{name}", (rule,), dashboard_uid=uid) for name, rule in rules]
 
 
 def groups(cfg: BundleConfig) -> list[Group]:

@@ -39,6 +39,12 @@ def latency_quantile(level: ServingLevel, quantile: float, window: str) -> str:
     return f"{level}:tfserving_request_duration_seconds:p{round(quantile * 100)}_rate{window}"
 
 
+def latency_bucket_rate(window: str) -> str:
+    """Per model version and bucket bound `le`: successful requests per second under that bound, every pod's
+    summed. The latency quantiles and the latency heatmap read it instead of every pod's buckets."""
+    return f"model_version:tfserving_request_duration_seconds_bucket:rate{window}"
+
+
 def slo_error_ratio(sli: Sli, window: str) -> str:
     """Per model: share of bad events of the SLI over `window` (one of SLO_WINDOWS, or the SLO period)."""
     return f"model:slo_{sli}_errors:ratio_rate{window}"

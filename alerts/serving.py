@@ -27,7 +27,7 @@ WHERE = "Model {{ $labels.model }} in namespace {{ $labels.namespace }}"
 def groups(cfg: BundleConfig) -> list[Group]:
     uid = cfg.dashboards.serving_uid
     return [
-        Group(RECORDS_GROUP, tuple(_records(cfg)), dashboard_uid=uid),
+        *_records(cfg),
         *split_groups(GROUP, _alerts(cfg), uid),
     ]
 
@@ -36,23 +36,37 @@ def boundaries(cfg: BundleConfig) -> list[Boundary]:
     return serving_boundaries(cfg)
 
 
-def _records(cfg: BundleConfig) -> list[Record]:
-    sli, window = ServingSli.of(cfg), cfg.serving.rate_window
-    out: list[Record] = []
+def _records(cfg: BundleConfig) -> list[Group]:
+    """Traffic and errors in one group; each level's latency quantiles, and the bucket rates the heatmap
+    reads, a group each: every quantile reads every pod's buckets, and one group of them all took over a
+    second on a 2-core fleet benchmark (docs/scale.md). Groups are evaluated concurrently."""
+    sli, window, uid = ServingSli.of(cfg), cfg.serving.rate_window, cfg.dashboards.serving_uid
     levels: tuple[tuple[records.ServingLevel, tuple[str, ...]], ...] = (
         ("model", MODEL),
         ("model_version", MODEL_VERSION),
     )
-    for level, labels in levels:
-        out += [
-            Record(records.request_rate(level, window), sli.traffic(window, labels)),
-            Record(records.error_ratio(level, window), sli.error_ratio(window, labels)),
-        ]
-        out += [
-            Record(records.latency_quantile(level, q, window), sli.latency_quantile(q, window, labels))
-            for q in records.QUANTILES
-        ]
-    return out
+    traffic = [
+        Record(name(level, window), expr(window, labels))
+        for level, labels in levels
+        for name, expr in ((records.request_rate, sli.traffic), (records.error_ratio, sli.error_ratio))
+    ]
+    latency = [
+        Group(
+            f"{GROUP}-latency-{level.removeprefix('model_')}",
+            tuple(
+                Record(records.latency_quantile(level, q, window), sli.latency_quantile(q, window, labels))
+                for q in records.QUANTILES
+            ),
+            dashboard_uid=uid,
+        )
+        for level, labels in levels
+    ]
+    buckets = Record(records.latency_bucket_rate(window), sli.latency_buckets(window))
+    return [
+        Group(RECORDS_GROUP, tuple(traffic), dashboard_uid=uid),
+        *latency,
+        Group(f"{GROUP}-latency-buckets", (buckets,), dashboard_uid=uid),
+    ]
 
 
 def _busy(cfg: BundleConfig, scope: Scope, min_rate: float) -> str:

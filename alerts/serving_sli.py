@@ -50,6 +50,11 @@ class ServingSli:
     def error_ratio(self, window: str, labels: tuple[str, ...]) -> str:
         return f"{self.errors(window, labels)}\n/\n{self.traffic(window, labels)}"
 
+    def latency_buckets(self, window: str) -> str:
+        """Per model version and `le`: successful requests per second under each bound, pods summed."""
+        by = self.m.by(f"{DURATION}_bucket", *MODEL_VERSION, "le")
+        return f"sum by ({by}) (rate({self.m(f'{DURATION}_bucket')}[{window}]))"
+
     def latency_quantile(self, quantile: float, window: str, labels: tuple[str, ...]) -> str:
         by = self.m.by(f"{DURATION}_bucket", *labels, "le")
         buckets = f"rate({self.m(f'{DURATION}_bucket')}[{window}])"

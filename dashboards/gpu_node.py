@@ -273,7 +273,10 @@ def build(cfg: BundleConfig) -> dict[str, Any]:
         "and the pods and models that hold them.",
         variables=[
             *cluster_variables(cfg, m, "nvidia_gpu_info"),
-            query_variable("node", "Node", f"label_values({m('nvidia_gpu_info')}, {node})"),
+            # One node at first: at All, each per-GPU panel draws every GPU of the fleet (docs/scale.md).
+            query_variable(
+                "node", "Node", f"label_values({m('nvidia_gpu_info')}, {node})", opens_at_all=False
+            ),
             query_variable("gpu", "GPU", f"label_values({m('nvidia_gpu_info', **{node: Re('$node')})}, gpu)"),
         ],
         sections=sections,

@@ -105,8 +105,6 @@ def traffic(cfg: BundleConfig) -> Section:
 def latency(cfg: BundleConfig) -> Section:
     q = ServingQueries(cfg)
     target = cfg.serving.latency_p95_target_seconds
-    duration = "tfserving_request_duration_seconds"
-    buckets = q.m.histogram(duration, "bucket", **q.models(versions=True))
     queuing = q.m.histogram("tfserving_batch_queuing_duration_seconds", "bucket", namespace=Re("$namespace"))
     by_pool = q.m.by("tfserving_batch_queuing_duration_seconds", "namespace", "pod", "thread_pool", "le")
     return Section(
@@ -147,7 +145,14 @@ def latency(cfg: BundleConfig) -> Section:
                 "Successful requests per second in each latency bucket of TF Serving's histogram, for the "
                 "chosen models and versions: a second band means a slow path (a cold version, a bad batch).",
                 "s",
-                (Query(f"sum by (le) ({rate(buckets)})", "{{le}}", format="heatmap"),),
+                # Recorded per version (alerts/records.py): every pod's raw buckets took seconds at All.
+                (
+                    Query(
+                        f"sum by (le) ({q.record(records.latency_bucket_rate(q.window), versions=True)})",
+                        "{{le}}",
+                        format="heatmap",
+                    ),
+                ),
                 width=8,
             ),
             timeseries(

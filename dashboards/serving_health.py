@@ -99,6 +99,8 @@ def targets(cfg: BundleConfig) -> Section:
     m = serving_metrics(cfg)
     node = cfg.naming.node_label
     namespaced = {"namespace": Re("$namespace")}
+    errors = "tfserving_target_errors_total"
+    failures = rate(m(errors, **namespaced))
     return Section(
         "Serving targets",
         (
@@ -111,11 +113,15 @@ def targets(cfg: BundleConfig) -> Section:
             ),
             timeseries(
                 "Target read failures",
-                "Failed reads of each target per second, by reason (timeout, connection, http_status, ...).",
+                "Failed reads per second by reason (timeout, connection, http_status, ...) over all chosen "
+                "targets, and of each failing target by reason.",
                 "ops",
+                # Not every target by reason: a fleet has thousands of such series, nearly all at 0, which
+                # took seconds to draw (docs/scale.md). The sums keep the panel drawn while none fails.
                 Query(
-                    rate(m("tfserving_target_errors_total", **namespaced)),
-                    "{{target}} {{reason}}",
+                    f"sum by ({m.by(errors, 'reason')}) ({failures})\nor\n"
+                    f"sum by ({m.by(errors, 'target', 'reason')}) ({failures}) > 0",
+                    "{{reason}} {{target}}",
                 ),
             ),
             states(
@@ -144,7 +150,11 @@ def gpus(cfg: BundleConfig) -> Section:
     labels = m.by("nvidia_gpu_model_info", "uuid", "gpu", "mig_uuid", node, "namespace", "pod", "model")
     held = f"group by ({labels}) ({served})"
     on = f"* on ({m.by('nvidia_gpu_model_info', 'uuid')}) group_left ()"
-    used = f"{m('nvidia_gpu_memory_used_bytes')} / {m('nvidia_gpu_memory_total_bytes')}"
+    # The held GPUs' used bytes first, then divided by their totals: one join of every GPU fewer per step than
+    # dividing every GPU's used by its total first.
+    per_total = f"/ on ({m.by('nvidia_gpu_model_info', 'uuid')}) group_left ()"
+    total = m("nvidia_gpu_memory_total_bytes")
+    used = f"{held}\n{on}\n{m('nvidia_gpu_memory_used_bytes')}\n{per_total}\n{total}"
     legend = f"{MODEL} ({{{{pod}}}}) GPU {{{{gpu}}}} on {{{{{node}}}}}"
     return Section(
         "GPUs under the serving pods",
@@ -159,7 +169,7 @@ def gpus(cfg: BundleConfig) -> Section:
             ratio_panel(
                 "GPU memory under serving pods",
                 "Memory in use on each GPU a serving pod holds, as a share of the GPU's memory.",
-                Query(f"{held}\n{on}\n({used})", legend),
+                Query(used, legend),
                 steps("green", (cfg.gpu.memory_used_warning_ratio, "red")),
             ),
         ),

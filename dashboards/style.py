@@ -209,8 +209,12 @@ ALL = ".+"
 ALL_OR_ABSENT = ".*"
 
 
-def query_variable(name: str, label: str, query: str, all_value: str = ALL) -> g.Template:
-    """A multi-value variable that refreshes on time-range change, with All matching every value."""
+def query_variable(
+    name: str, label: str, query: str, all_value: str = ALL, opens_at_all: bool = True
+) -> g.Template:
+    """A multi-value variable that refreshes on time-range change, with All matching every value. One that
+    does not open at All offers no All option: Grafana then opens the dashboard at its first value (a fleet
+    of thousands of GPUs at All is too much for a per-node dashboard; several values can still be picked)."""
     return g.Template(
         name=name,
         label=label,
@@ -218,9 +222,9 @@ def query_variable(name: str, label: str, query: str, all_value: str = ALL) -> g
         dataSource=DATASOURCE,
         refresh=g.REFRESH_ON_TIME_RANGE_CHANGE,
         multi=True,
-        includeAll=True,
+        includeAll=opens_at_all,
         allValue=all_value,
-        default="$__all",
+        default="$__all" if opens_at_all else None,
     )
 
 

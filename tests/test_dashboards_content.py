@@ -149,10 +149,10 @@ def test_errors_by_status_leave_client_mistakes_out(serving_board: Titled) -> No
     assert steps(serving_board["Error ratio"]) == [(None, "green"), (0.05, "red")]
 
 
-def test_heatmap_reads_the_latency_buckets(serving_board: Titled) -> None:
+def test_heatmap_reads_the_recorded_latency_buckets_per_version(serving_board: Titled) -> None:
     heatmap = serving_board["Latency heatmap"]
     assert heatmap["type"] == "heatmap" and heatmap["targets"][0]["format"] == "heatmap"
-    assert exprs(heatmap)[0].startswith("sum by (le) (rate(tfserving_request_duration_seconds_bucket{")
+    assert exprs(heatmap)[0].startswith(f"sum by (le) ({records.latency_bucket_rate('5m')}{{")
 
 
 def test_version_states_are_coded_as_numbers_with_names(serving_board: Titled) -> None:

@@ -193,23 +193,30 @@ def test_mig_instances_and_memory(board: dict[str, Any]) -> None:
     assert exprs(titled["MIG memory used"])[0].startswith("nvidia_gpu_mig_memory_used_bytes{")
 
 
-def test_fleet_counts_allocated_gpus_below_the_target_from_the_allocations(
-    fleet: dict[str, Any], make_config: Callable[[dict[str, Any]], BundleConfig]
+def _record_expr(cfg: BundleConfig, name: str) -> str:
+    (rule,) = [r for g in panel_records.gpu_groups(cfg) for r in g.rules if getattr(r, "record", "") == name]
+    return str(rule.expr)
+
+
+def test_fleet_counts_allocated_gpus_below_the_target_from_a_record_of_the_allocations(
+    fleet: dict[str, Any], bundle_config: BundleConfig, make_config: Callable[[dict[str, Any]], BundleConfig]
 ) -> None:
+    record = panel_records.allocated_busy_record(bundle_config)
     (idle,) = exprs(by_title(fleet)["Allocated GPUs below target"])
-    assert "nvidia_gpu_allocation_info{" in idle and ") < 0.7" in idle and idle.endswith("or vector(0)")
-    without = gpu_fleet.build(
-        make_config({"attribution": {"enabled": False}, "gpu": {"allocated_memory_ratio": 0.1}})
-    )
-    (idle,) = exprs(by_title(without)["Allocated GPUs below target"])
-    assert "nvidia_gpu_allocation_info" not in idle and "> 0.1" in idle
-    assert "Power by namespace" not in by_title(without)
+    assert idle == f'count(({record}{{node=~"$node"}}) < 0.7) or vector(0)'
+    assert "nvidia_gpu_allocation_info{" in _record_expr(bundle_config, record)
+    without = make_config({"attribution": {"enabled": False}, "gpu": {"allocated_memory_ratio": 0.1}})
+    allocated = _record_expr(without, panel_records.allocated_busy_record(without))
+    assert "nvidia_gpu_allocation_info" not in allocated and "> 0.1" in allocated
+    assert "Power by namespace" not in by_title(gpu_fleet.build(without))
 
 
 def test_fleet_health_reads_the_alerts_keys(make_config: Callable[[dict[str, Any]], BundleConfig]) -> None:
-    fleet = by_title(gpu_fleet.build(make_config({"gpu": {"bad_throttle_reasons": ["hw_slowdown"]}})))
+    cfg = make_config({"gpu": {"bad_throttle_reasons": ["hw_slowdown"]}})
+    fleet = by_title(gpu_fleet.build(cfg))
     (throttled,) = exprs(fleet["Throttled GPUs by reason"])
-    assert 'reason=~"hw_slowdown"' in throttled
+    record = panel_records.node_throttled_record()
+    assert throttled.startswith(f"{record}{{") and 'reason=~"hw_slowdown"' in _record_expr(cfg, record)
     ecc = exprs(fleet["Uncorrectable ECC errors and row remaps by node"])[0]
     assert 'error_type="uncorrected", counter="volatile"' in ecc
 

@@ -19,10 +19,11 @@ import yaml
 
 import dashboards
 from benchmarks.fleet import compare, measure, stack
-from benchmarks.fleet.engines import EVALUATION_INTERVAL
+from benchmarks.fleet.engines import EVALUATION_INTERVAL, Engine
 from benchmarks.fleet.generate import ClusterHistory
 from benchmarks.fleet.shape import Faults, Fleet
 from bundle.schema import BundleConfig, duration_seconds, load_config
+from dashboards.queries import panel_queries
 
 TARGET_SECONDS = 1.0
 
@@ -49,7 +50,9 @@ def cardinality(fleet: Fleet) -> dict[str, float]:
     }
 
 
-def _mark(seconds: float) -> str:
+def _mark(seconds: float | None) -> str:
+    if seconds is None:
+        return f"{'-':>10}"
     return f"{seconds:8.3f} s{' >1s' if seconds >= TARGET_SECONDS else ''}"
 
 
@@ -66,49 +69,67 @@ def run_size(cfg: BundleConfig, args: argparse.Namespace, nodes: int, folder: Pa
     )
     sizes = cardinality(fleet)
     print("series: " + ", ".join(f"{k} {v:,.1f}" for k, v in sizes.items()) + " (per cluster)", flush=True)
-    with stack.running(fleet, Faults(since=now - 300), cfg, folder) as running:
+    with stack.running(fleet, Faults(since=now - 300), cfg, folder, args.engines) as running:
         print("prepare: " + ", ".join(f"{k} {v:.0f} s" for k, v in running.timings.steps.items()), flush=True)
         running.wait_evaluated(times=2, seconds=1800)
         interval = duration_seconds(EVALUATION_INTERVAL)
-        prometheus = next(iter(running.prometheus.values()))
-        prom_groups = measure.slowest_rule_groups(prometheus, 3, interval)
-        vm_groups = measure.slowest_rule_groups(running.vmalert, 1, 0)
+        prometheus = next(iter(running.prometheus.values()), None)
+        prom_groups = measure.slowest_rule_groups(prometheus, 3, interval) if prometheus else {}
+        vm_groups = measure.slowest_rule_groups(running.vmalert, 1, 0) if running.vmalert else {}
         print(f"{'rule group':<40} {'prometheus':>12} {'vmalert':>12}")
         for group in sorted(prom_groups.keys() | vm_groups.keys()):
-            print(f"{group:<40} {_mark(prom_groups.get(group, 0))} {_mark(vm_groups.get(group, 0))}")
+            print(f"{group:<40} {_mark(prom_groups.get(group))} {_mark(vm_groups.get(group))}")
+        if prometheus and args.slowest_rules:
+            rules = sorted(measure.rule_seconds(prometheus).items(), key=lambda item: -item[1])
+            print("slowest rules on prometheus (last evaluation):")
+            for (group, rule), seconds in rules[: args.slowest_rules]:
+                print(f"    {_mark(seconds)}  {group} / {rule}")
         boards = dashboards.build(cfg)
         scrape = int(duration_seconds(cfg.exporter.scrape_interval))
-        for name, engine, values in (
-            ("prometheus", prometheus, {label: ".*"}),
-            ("victoria-metrics", running.vm, {label: ".+"}),
-        ):
-            for span in (measure.dashboard_range(cfg), measure.RANGE_7D):
-                timed = measure.time_queries(engine, boards, values, span, max(scrape, args.step))
+        spans = {
+            "all": (measure.dashboard_range(cfg), measure.RANGE_7D),
+            "default": (measure.dashboard_range(cfg),),
+        }
+        engines: list[tuple[str, Engine, dict[str, str]]] = []
+        if prometheus:
+            engines.append(("prometheus", prometheus, {label: ".*"}))
+        if running.vm:
+            engines.append(("victoria-metrics", running.vm, {label: ".+"}))
+        for name, engine, values in engines:
+            for span in spans.get(args.panels, ()):
+                timed = measure.time_queries(
+                    engine, boards, values, span, max(scrape, args.step), args.panel_budget
+                )
                 timed.sort(key=lambda t: -t.seconds)
                 over = [t for t in timed if t.seconds >= TARGET_SECONDS or t.error]
                 total = sum(t.seconds for t in timed)
+                queries = sum(len(panel_queries(b)) for b in boards)
+                left = f" ({queries - len(timed)} left out: --panel-budget)" if len(timed) < queries else ""
                 print(
-                    f"panels on {name} over {span // 3600} h: {len(timed)} queries, slowest "
+                    f"panels on {name} over {span // 3600} h: {len(timed)} queries{left}, slowest "
                     f"{_mark(timed[0].seconds)}, total {total:.1f} s, over target {len(over)}"
                 )
                 for t in timed[: args.slowest]:
                     where = f"{t.query.dashboard} / {t.query.title}"
                     print(f"    {_mark(t.seconds)}  {where} ({t.series} series){t.error}")
-        only_prometheus, only_vmalert = compare.alert_difference(running.prometheus, running.vmalert, label)
-        compared, mismatches = compare.answer_mismatches(
-            boards, running.prometheus, running.vm, label, time.time()
-        )
-        unknown = [m for m in mismatches if not m.known]
+        if running.prometheus and running.vm and running.vmalert:
+            only_prometheus, only_vmalert = compare.alert_difference(
+                running.prometheus, running.vmalert, label
+            )
+            compared, mismatches = compare.answer_mismatches(
+                boards, running.prometheus, running.vm, label, time.time()
+            )
+            unknown = [m for m in mismatches if not m.known]
+            print(
+                f"global view: alerts only in Prometheus {len(only_prometheus)}, "
+                f"only in vmalert {len(only_vmalert)}; answers compared {compared}, "
+                f"differing {len(unknown)} (+{len(mismatches) - len(unknown)} known)"
+            )
+            for m in unknown[: args.slowest]:
+                print(f"    {m.dashboard} / {m.title} ({m.cluster}): {m.detail}")
+        memory = [(name, engine) for name, engine, _ in engines]
         print(
-            f"global view: alerts only in Prometheus {len(only_prometheus)}, "
-            f"only in vmalert {len(only_vmalert)}; "
-            f"answers compared {compared}, differing {len(unknown)} (+{len(mismatches) - len(unknown)} known)"
-        )
-        for m in unknown[: args.slowest]:
-            print(f"    {m.dashboard} / {m.title} ({m.cluster}): {m.detail}")
-        print(
-            f"peak memory: prometheus {measure.peak_resident_mib(prometheus):.0f} MiB, "
-            f"victoria-metrics {measure.peak_resident_mib(running.vm):.0f} MiB",
+            "peak memory: " + ", ".join(f"{n} {measure.peak_resident_mib(e):.0f} MiB" for n, e in memory),
             flush=True,
         )
 
@@ -127,6 +148,26 @@ def main() -> int:
     parser.add_argument("--margin", default="45m", help="history written past now, for live evaluation")
     parser.add_argument("--config", help="bundle config override (naming.cluster_label defaults to cluster)")
     parser.add_argument("--slowest", type=int, default=5, help="slowest panel queries listed per engine")
+    parser.add_argument(
+        "--engines",
+        nargs="+",
+        choices=stack.ENGINES,
+        default=list(stack.ENGINES),
+        help="engines to run (one alone has the machine to itself; the global view needs both)",
+    )
+    parser.add_argument(
+        "--panels",
+        choices=("all", "default", "none"),
+        default="all",
+        help="panel passes: the dashboards' range and 7 days, the dashboards' range only, or none",
+    )
+    parser.add_argument(
+        "--panel-budget",
+        type=float,
+        default=float("inf"),
+        help="seconds after which a panel pass stops (the queries left are counted, not timed)",
+    )
+    parser.add_argument("--slowest-rules", type=int, default=8, help="slowest rules listed (Prometheus)")
     parser.add_argument("--keep", help="folder to keep the engines' data and logs in")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:

@@ -89,12 +89,25 @@ class Engine:
         params = urllib.parse.urlencode({"query": expr, "start": start, "end": end, "step": step})
         return len(self._get(f"{self.url}/api/v1/query_range?{params}", expr)["data"]["result"])
 
+    def label_values(self, selector: str, label: str, start: float, end: float) -> int:
+        """Values of `label` on the series of `selector` in [start, end], as Grafana's label_values() asks;
+        returns how many."""
+        params = urllib.parse.urlencode({"match[]": selector, "start": start, "end": end})
+        return len(self._get(f"{self.url}/api/v1/label/{label}/values?{params}", selector)["data"])
+
     def _get(self, url: str, expr: str) -> Any:
         status, body = http(url)
         answer = json.loads(body) if body.startswith("{") else {"error": body}
         if status != 200 or answer.get("status") != "success":
             raise RuntimeError(f"{self.name}: query failed ({status}): {answer.get('error')}\n{expr}")
         return answer
+
+    def rules(self) -> list[dict[str, Any]]:
+        """The rule groups of /api/v1/rules, each with its rules' state and evaluation times."""
+        status, body = http(f"{self.url}/api/v1/rules")
+        if status != 200:
+            raise RuntimeError(f"{self.name}: /api/v1/rules answered {status}: {body[:500]}")
+        return list(json.loads(body)["data"]["groups"])
 
     def own_metrics(self) -> list[tuple[str, dict[str, str], float]]:
         _, body = http(self.metrics_url)
