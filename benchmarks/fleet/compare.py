@@ -32,6 +32,12 @@ KNOWN_DIFFERENCES = {
 SLO_RECORDS = ":slo_"
 SLO_HISTORY = "SLO windows sum each engine's own recorded rates, which start when its rule evaluation starts"
 
+# Panels over ALERTS count firing alerts: an alert turns from pending to firing at its own engine's
+# evaluation, so at one instant the two may count one apart. Which alerts are active (pending or firing) is
+# compared alert by alert in `alert_difference`, where no timing slack is needed.
+ALERTS_READ = "ALERTS{"
+ALERT_TIMING = "pending turns firing at each engine's own evaluation; active alerts are compared one by one"
+
 
 def _labels(raw: Mapping[str, str], drop: frozenset[str] = frozenset()) -> Labels:
     return frozenset((k, v) for k, v in raw.items() if k not in _IGNORED | drop and v != "")
@@ -63,6 +69,8 @@ class Mismatch:
         """Why the engines differ here, when it is a known difference of their semantics; else empty."""
         if SLO_RECORDS in self.expr:
             return SLO_HISTORY
+        if ALERTS_READ in self.expr:
+            return ALERT_TIMING
         return KNOWN_DIFFERENCES.get((self.dashboard, self.title), "")
 
 
