@@ -160,8 +160,16 @@ def groups(cfg: BundleConfig) -> list[Group]:
     placed = [name for _, names in spread for name in names]
     if sorted(placed) != sorted(by_name):
         raise AssertionError(f"GPU rules not in exactly one group: {sorted(set(placed) ^ set(by_name))}")
+    cluster = cfg.naming.cluster_label
+    variables: tuple[tuple[str, str], ...] = (("cluster", cluster),) if cluster else ()
+    variables += (("node", cfg.naming.node_label),)
     return [
-        Group(name, tuple(by_name[rule] for rule in names), dashboard_uid=cfg.dashboards.gpu_node_uid)
+        Group(
+            name,
+            tuple(by_name[rule] for rule in names),
+            dashboard_uid=cfg.dashboards.gpu_node_uid,
+            dashboard_variables=variables,  # ml-gpu-node opens at one node: the alert's node
+        )
         for name, names in spread
     ]
 

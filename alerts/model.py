@@ -41,12 +41,14 @@ Rule = Alert | Record
 
 @dataclass(frozen=True)
 class Group:
-    """A rule group; its alerts link to the dashboard `dashboard_uid`."""
+    """A rule group; its alerts link to the dashboard `dashboard_uid`, each (variable, label) of
+    `dashboard_variables` set from the alert's label when it has one (`var-node=...`: the alerting node)."""
 
     name: str
     rules: tuple[Rule, ...]
     dashboard_uid: str
     interval: str = ""
+    dashboard_variables: tuple[tuple[str, str], ...] = ()
 
     @property
     def alerts(self) -> tuple[Alert, ...]:

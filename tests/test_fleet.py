@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import alerts
 import dashboards
 from benchmarks.fleet import compare, measure, stack
 from benchmarks.fleet.generate import ClusterHistory
@@ -180,7 +181,7 @@ def test_a_global_view_raises_the_alerts_and_answers_of_each_cluster_alone(
         # (records of records) fires there a few evaluations after it does in Prometheus.
         running.wait_evaluated(times=5, seconds=180)
         only_prometheus, only_vmalert = compare.alert_difference(
-            running.prometheus, running.vmalert, "cluster"
+            running.prometheus, running.vmalert, "cluster", compare.slo_history_alerts(alerts.build(cfg))
         )
         assert (only_prometheus, only_vmalert) == (set(), set())
         boards = dashboards.build(cfg)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+import alerts
 import dashboards
 from benchmarks.fleet import compare, measure, stack
 from benchmarks.fleet.engines import EVALUATION_INTERVAL, Engine
@@ -114,7 +115,7 @@ def run_size(cfg: BundleConfig, args: argparse.Namespace, nodes: int, folder: Pa
                     print(f"    {_mark(t.seconds)}  {where} ({t.series} series){t.error}")
         if running.prometheus and running.vm and running.vmalert:
             only_prometheus, only_vmalert = compare.alert_difference(
-                running.prometheus, running.vmalert, label
+                running.prometheus, running.vmalert, label, compare.slo_history_alerts(alerts.build(cfg))
             )
             compared, mismatches = compare.answer_mismatches(
                 boards, running.prometheus, running.vm, label, time.time()
