@@ -6,11 +6,11 @@ curated panel (in `dashboards.gpu_node` or `dashboards.gpu`) replaces its generi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from bundle.schema import BundleConfig
 from dashboards import gpu
+from dashboards.queries import metric_names
 from dashboards.style import Query, Section, rate, timeseries
 from exporter.catalogue import all_metrics
 from exporter.catalogue.spec import MetricSpec
@@ -28,7 +28,6 @@ GAUGE_UNITS = {
     "joules": "joule",
 }
 RATE_UNITS = {"bytes": "Bps", "seconds": "percentunit", "joules": "watt", "": "ops"}
-_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
 def plain_per_gpu(spec: MetricSpec) -> bool:
@@ -42,7 +41,7 @@ def drawn_names(sections: Sequence[Section]) -> set[str]:
         for section in sections
         for panel in section.panels
         for query in panel.queries
-        for name in _NAME.findall(query.expr)
+        for name in metric_names(query.expr)
     }
 
 
