@@ -13,8 +13,10 @@ from bundle.promql import Metrics, Re
 from bundle.schema import BundleConfig
 
 GROUP = "mlobs-panel-records"
+TARGETS_GROUP = "mlobs-panel-serving-targets"
 GPU_GROUP = "mlobs-gpu-panel"
 RUNTIME = "tfserving_runtime_duration_seconds"
+TARGET_ERRORS = "tfserving_target_errors_total"
 ALLOCATION = "nvidia_gpu_allocation_info"
 
 
@@ -44,6 +46,22 @@ def node_throttled_record() -> str:
     return "node_reason:nvidia_gpu_clock_event_active:sum"
 
 
+def node_lost_record() -> str:
+    """Per node: how many of its GPUs stopped answering NVML (nvidia_gpu_up 0)."""
+    return "node:nvidia_gpu_lost:sum"
+
+
+def namespace_read_failures_record(cfg: BundleConfig) -> str:
+    """Per namespace and reason: failed reads of TF Serving targets per second, over all its targets."""
+    return f"namespace_reason:tfserving_target_errors:rate{cfg.serving.rate_window}"
+
+
+def failing_target_record(cfg: BundleConfig) -> str:
+    """Per target and reason, only where reads failed (above 0): failed reads per second. A fleet has
+    thousands of target and reason pairs, nearly all at 0; the panel draws the few that are not."""
+    return f"target_reason:tfserving_target_errors:rate{cfg.serving.rate_window}"
+
+
 def gpu_groups(cfg: BundleConfig) -> list[Group]:
     """Fleet-wide joins of every GPU with its identity or its holders, which the GPU fleet dashboard draws, a
     group each."""
@@ -65,6 +83,8 @@ def gpu_groups(cfg: BundleConfig) -> list[Group]:
     throttled = m("nvidia_gpu_clock_event_active", reason=Re.any_of(cfg.gpu.bad_throttle_reasons))
     by_reason = m.by("nvidia_gpu_clock_event_active", *cluster, n.node_label, "reason")
     rules.append(("throttled", Record(node_throttled_record(), f"sum by ({by_reason}) ({throttled})")))
+    by_node = m.by("nvidia_gpu_up", *cluster, n.node_label)
+    rules.append(("lost", Record(node_lost_record(), f"sum by ({by_node}) (1 - {m('nvidia_gpu_up')})")))
     if cfg.attribution.enabled:
         allocated = f"group by ({m.by(ALLOCATION, *cluster, 'uuid')}) ({m(ALLOCATION)})"
     else:
@@ -100,7 +120,25 @@ def groups(cfg: BundleConfig) -> list[Group]:
         runtime_p95_record(cfg),
         f"histogram_quantile(0.95, sum by ({by}, le) (rate({buckets}[{cfg.serving.rate_window}])))",
     )
-    return [Group(GROUP, (runtime_p95,), dashboard_uid=cfg.dashboards.serving_uid), *gpu_groups(cfg)]
+    uid = cfg.dashboards.serving_uid
+    return [Group(GROUP, (runtime_p95,), dashboard_uid=uid), _targets_group(cfg, m), *gpu_groups(cfg)]
+
+
+def _targets_group(cfg: BundleConfig, m: Metrics) -> Group:
+    """Failed target reads, per namespace and reason and per failing target: every target's 9 reason counters
+    read at every step of a panel took over a second at 200 models (docs/scale.md)."""
+    cluster = (cfg.naming.cluster_label,) if cfg.naming.cluster_label else ()
+    failures = f"rate({m(TARGET_ERRORS)}[{cfg.serving.rate_window}])"
+    per_namespace = m.by(TARGET_ERRORS, *cluster, "namespace", "reason")
+    per_target = m.by(TARGET_ERRORS, *cluster, "namespace", "pod", "target", "reason")
+    return Group(
+        TARGETS_GROUP,
+        (
+            Record(namespace_read_failures_record(cfg), f"sum by ({per_namespace}) ({failures})"),
+            Record(failing_target_record(cfg), f"sum by ({per_target}) ({failures}) > 0"),
+        ),
+        dashboard_uid=cfg.dashboards.serving_uid,
+    )
 
 
 def boundaries(cfg: BundleConfig) -> list[Boundary]:

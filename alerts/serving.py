@@ -37,9 +37,9 @@ def boundaries(cfg: BundleConfig) -> list[Boundary]:
 
 
 def _records(cfg: BundleConfig) -> list[Group]:
-    """Traffic and errors in one group; each level's latency quantiles, and the bucket rates the heatmap
-    reads, a group each: every quantile reads every pod's buckets, and one group of them all took over a
-    second on a 2-core fleet benchmark (docs/scale.md). Groups are evaluated concurrently."""
+    """Traffic and errors in one group; each latency quantile of each level, and the bucket rates the heatmap
+    reads, a group each: every quantile reads every pod's buckets, and one group of a level's three took over
+    a second on a 2-core fleet benchmark (docs/scale.md). Groups are evaluated concurrently."""
     sli, window, uid = ServingSli.of(cfg), cfg.serving.rate_window, cfg.dashboards.serving_uid
     levels: tuple[tuple[records.ServingLevel, tuple[str, ...]], ...] = (
         ("model", MODEL),
@@ -52,14 +52,12 @@ def _records(cfg: BundleConfig) -> list[Group]:
     ]
     latency = [
         Group(
-            f"{GROUP}-latency-{level.removeprefix('model_')}",
-            tuple(
-                Record(records.latency_quantile(level, q, window), sli.latency_quantile(q, window, labels))
-                for q in records.QUANTILES
-            ),
+            f"{GROUP}-latency-{level.removeprefix('model_')}-p{q * 100:g}",
+            (Record(records.latency_quantile(level, q, window), sli.latency_quantile(q, window, labels)),),
             dashboard_uid=uid,
         )
         for level, labels in levels
+        for q in records.QUANTILES
     ]
     buckets = Record(records.latency_bucket_rate(window), sli.latency_buckets(window))
     return [

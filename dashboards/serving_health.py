@@ -7,12 +7,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from alerts import records
+from alerts import panels, records
 from bundle.promql import Re
 from bundle.schema import BundleConfig
 from dashboards import gpu
-from dashboards.scope import selector, serving_metrics
-from dashboards.style import UP, Query, Section, rate, ratio_panel, states, steps, timeseries
+from dashboards.scope import grouping, selector, serving_metrics
+from dashboards.style import UP, Query, Section, ratio_panel, states, steps, timeseries
 
 # Burn-rate windows drawn (of records.SLO_WINDOWS): the long windows of the SRE workbook's alert pairs.
 BURN_WINDOWS = ("1h", "6h", "1d", "3d")
@@ -99,8 +99,6 @@ def targets(cfg: BundleConfig) -> Section:
     m = serving_metrics(cfg)
     node = cfg.naming.node_label
     namespaced = {"namespace": Re("$namespace")}
-    errors = "tfserving_target_errors_total"
-    failures = rate(m(errors, **namespaced))
     return Section(
         "Serving targets",
         (
@@ -116,11 +114,13 @@ def targets(cfg: BundleConfig) -> Section:
                 "Failed reads per second by reason (timeout, connection, http_status, ...) over all chosen "
                 "targets, and of each failing target by reason.",
                 "ops",
-                # Not every target by reason: a fleet has thousands of such series, nearly all at 0, which
-                # took seconds to draw (docs/scale.md). The sums keep the panel drawn while none fails.
+                # Recorded (alerts/panels.py): every target by reason is thousands of series on a fleet,
+                # nearly all at 0, which took over a second to draw. The sums keep the panel drawn while
+                # none fails.
                 Query(
-                    f"sum by ({m.by(errors, 'reason')}) ({failures})\nor\n"
-                    f"sum by ({m.by(errors, 'target', 'reason')}) ({failures}) > 0",
+                    f"sum by ({grouping(cfg, 'reason')}) "
+                    f"({selector(cfg, panels.namespace_read_failures_record(cfg), **namespaced)})\nor\n"
+                    f"{selector(cfg, panels.failing_target_record(cfg), **namespaced)}",
                     "{{reason}} {{target}}",
                 ),
             ),

@@ -76,10 +76,16 @@ def run_size(cfg: BundleConfig, args: argparse.Namespace, nodes: int, folder: Pa
         interval = duration_seconds(EVALUATION_INTERVAL)
         prometheus = next(iter(running.prometheus.values()), None)
         prom_groups = measure.slowest_rule_groups(prometheus, 3, interval) if prometheus else {}
-        vm_groups = measure.slowest_rule_groups(running.vmalert, 1, 0) if running.vmalert else {}
-        print(f"{'rule group':<40} {'prometheus':>12} {'vmalert':>12}")
-        for group in sorted(prom_groups.keys() | vm_groups.keys()):
-            print(f"{group:<40} {_mark(prom_groups.get(group))} {_mark(vm_groups.get(group))}")
+        vm_cold = measure.rule_group_seconds(running.vmalert) if running.vmalert else {}
+        vm_groups = (
+            measure.slowest_vmalert_iterations(running.vmalert, 3, interval) if running.vmalert else {}
+        )
+        print(f"{'rule group':<40} {'prometheus':>12} {'vmalert':>12} {'vmalert max':>12}")
+        for group in sorted(prom_groups.keys() | vm_groups.keys() | vm_cold.keys()):
+            print(
+                f"{group:<40} {_mark(prom_groups.get(group))} {_mark(vm_groups.get(group))} "
+                f"{_mark(vm_cold.get(group))}"
+            )
         if prometheus and args.slowest_rules:
             rules = sorted(measure.rule_seconds(prometheus).items(), key=lambda item: -item[1])
             print("slowest rules on prometheus (last evaluation):")

@@ -22,7 +22,8 @@ RANGE_7D = 7 * 86400
 
 
 def rule_group_seconds(engine: Engine) -> dict[str, float]:
-    """Each rule group's last evaluation time (Prometheus), or the slowest of its recent ones (vmalert)."""
+    """Each rule group's last evaluation time (Prometheus), or the slowest vmalert remembers (its summary's
+    maximum over the last minutes: the first, cold iterations after its start included)."""
     out: dict[str, float] = {}
     for name, labels, value in engine.own_metrics():
         if name == "prometheus_rule_group_last_duration_seconds":
@@ -40,6 +41,39 @@ def slowest_rule_groups(engine: Engine, evaluations: int, interval: float) -> di
             slowest[group] = max(seconds, slowest.get(group, 0.0))
         time.sleep(interval)
     return slowest
+
+
+def _vmalert_totals(engine: Engine) -> dict[str, tuple[float, float]]:
+    """vmalert's iterations so far and the seconds they took, per group."""
+    counts: dict[str, float] = {}
+    sums: dict[str, float] = {}
+    for name, labels, value in engine.own_metrics():
+        if name == "vmalert_iteration_duration_seconds_count":
+            counts[labels["group"]] = value
+        elif name == "vmalert_iteration_duration_seconds_sum":
+            sums[labels["group"]] = value
+    return {group: (count, sums.get(group, 0.0)) for group, count in counts.items()}
+
+
+def slowest_vmalert_iterations(
+    engine: Engine, iterations: int, interval: float, poll: float = 0.25
+) -> dict[str, float]:
+    """The slowest of each group's next `iterations` iterations on vmalert, as Prometheus is measured: each
+    timed by the growth of vmalert's iteration-duration sum over one more iteration (a poll that saw several
+    counts their mean). Stops after `iterations` + 2 intervals; a group that did not finish one by then is
+    left out."""
+    before = _vmalert_totals(engine)
+    seen: dict[str, list[float]] = {group: [] for group in before}
+    deadline = time.monotonic() + (iterations + 2) * interval
+    while time.monotonic() < deadline and any(len(times) < iterations for times in seen.values()):
+        time.sleep(poll)
+        now = _vmalert_totals(engine)
+        for group, (count, total) in now.items():
+            last_count, last_total = before.get(group, (0.0, 0.0))
+            if count > last_count and len(seen.setdefault(group, [])) < iterations:
+                seen[group].append((total - last_total) / (count - last_count))
+        before = now
+    return {group: max(times) for group, times in seen.items() if times}
 
 
 def rule_seconds(engine: Engine) -> dict[tuple[str, str], float]:
