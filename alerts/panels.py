@@ -62,9 +62,20 @@ def failing_target_record(cfg: BundleConfig) -> str:
     return f"target_reason:tfserving_target_errors:rate{cfg.serving.rate_window}"
 
 
+def serving_gpu_utilization_record() -> str:
+    """Per GPU a TF Serving pod holds (nvidia_gpu_model_info), with the pod and its model: the GPU's
+    utilization."""
+    return "pod_gpu:nvidia_gpu_utilization:ratio"
+
+
+def serving_gpu_memory_record() -> str:
+    """Per GPU a TF Serving pod holds, with the pod and its model: the share of the GPU's memory in use."""
+    return "pod_gpu:nvidia_gpu_memory_used:ratio"
+
+
 def gpu_groups(cfg: BundleConfig) -> list[Group]:
-    """Fleet-wide joins of every GPU with its identity or its holders, which the GPU fleet dashboard draws, a
-    group each."""
+    """Fleet-wide joins of every GPU with its identity or its holders, which the GPU fleet dashboard (and the
+    serving dashboard's GPU row) draws, a group each."""
     n, window = cfg.naming, cfg.gpu.rate_window
     cluster = (n.cluster_label,) if n.cluster_label else ()
     m = Metrics(n.job_label, cfg.exporter.gpu_job, frozenset({n.job_label, n.node_label, *cluster}))
@@ -106,7 +117,34 @@ def gpu_groups(cfg: BundleConfig) -> list[Group]:
         rules.append(("power", Record(namespace_power_record(cfg), power)))
     # One group per record: each reads every GPU's series, and groups are evaluated concurrently.
     uid = cfg.dashboards.gpu_fleet_uid
-    return [Group(f"{GPU_GROUP}-{name}", (rule,), dashboard_uid=uid) for name, rule in rules]
+    fleet = [Group(f"{GPU_GROUP}-{name}", (rule,), dashboard_uid=uid) for name, rule in rules]
+    serving = cfg.attribution.enabled and cfg.serving.collect_on_gpu_nodes
+    return fleet + (_serving_gpus(cfg, m) if serving else [])
+
+
+def _serving_gpus(cfg: BundleConfig, m: Metrics) -> list[Group]:
+    """The GPUs under the serving pods, which the Model serving dashboard draws: every GPU's series joined
+    with the few a serving pod holds took most of a second per panel at 1,000 nodes (docs/scale.md)."""
+    n, served = cfg.naming, "nvidia_gpu_model_info"
+    cluster = (n.cluster_label,) if n.cluster_label else ()
+    labels = m.by(served, *cluster, "uuid", "gpu", "mig_uuid", n.node_label, "namespace", "pod", "model")
+    held = f"group by ({labels}) ({m(served)})"
+    on = m.by(served, *cluster, "uuid")
+    # The held GPUs' used bytes first, then divided by their totals: one join of every GPU fewer than
+    # dividing every GPU's used bytes by its total first.
+    memory = (
+        f"{held}\n* on ({on}) group_left ()\n{m('nvidia_gpu_memory_used_bytes')}\n"
+        f"/ on ({on}) group_left ()\n{m('nvidia_gpu_memory_total_bytes')}"
+    )
+    utilization = f"{held}\n* on ({on}) group_left ()\n{m('nvidia_gpu_utilization_ratio')}"
+    uid = cfg.dashboards.serving_uid
+    records = (
+        ("utilization", serving_gpu_utilization_record(), utilization),
+        ("memory", serving_gpu_memory_record(), memory),
+    )
+    return [
+        Group(f"{GPU_GROUP}-serving-{name}", (Record(record, expr),), uid) for name, record, expr in records
+    ]
 
 
 def groups(cfg: BundleConfig) -> list[Group]:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
-import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import ScrapeStats, measure, spawn_exporter, wait_ready
+from benchmarks.harness import ScrapeStats, measure, spawn_exporter, stop, wait_ready
 from exporter.attribution.fake_kubelet import FakeContainer, FakeKubelet, FakePod
 from exporter.gpu.fake_nvml import load
 from exporter.plugins import PLUGINS
@@ -74,11 +73,7 @@ def _run(flags: list[str]) -> ScrapeStats:
         wait_ready(url, exporter)
         return measure(url, exporter.pid)
     finally:
-        exporter.terminate()
-        try:
-            exporter.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            exporter.kill()
+        stop(exporter)
 
 
 def _serve_kubelet(pods: list[FakePod], socket_path: str, stop: Any) -> None:

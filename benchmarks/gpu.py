@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from benchmarks.harness import measure, spawn_exporter, wait_ready
+from benchmarks.harness import measure, spawn_exporter, stop, wait_ready
 from exporter.plugins import PLUGINS
 from tests.helpers import free_port
 
@@ -40,6 +40,5 @@ def run() -> None:
                 wait_ready(url, proc)
                 stats = measure(url, proc.pid, scrapes=300, concurrent=50)
             finally:
-                proc.terminate()
-                proc.wait(timeout=10)
+                stop(proc)
             print(stats.line(f"gpu: {count:2d} fake H100 GPU(s)"), flush=True)

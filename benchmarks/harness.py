@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 # Prometheus' own scrape headers, so content negotiation matches real scrapes.
 SCRAPE_HEADERS = {
@@ -122,6 +123,16 @@ def spawn_exporter(
         ],
         env={**os.environ, **(env or {})},
     )
+
+
+def stop(process: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """Terminate `process`, killing it when it does not exit within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def self_rss_mib() -> float:

@@ -18,7 +18,7 @@ from typing import Any
 import requests
 import yaml
 
-from benchmarks.harness import measure, scrape_once, spawn_exporter, wait_ready
+from benchmarks.harness import measure, scrape_once, spawn_exporter, stop, wait_ready
 from demo.mlflow_server import start_mlflow_server, stop_mlflow_server
 from exporter.catalogue.families import FamilySet
 from exporter.collector import IsolatingCollector
@@ -181,8 +181,7 @@ def run() -> None:
                 _wait_for_snapshot(url)
                 stats = measure(url, proc.pid, scrapes=300, concurrent=50)
             finally:
-                proc.terminate()
-                proc.wait(timeout=10)
+                stop(proc)
             print(stats.line(f"mlflow: warm snapshot, {MODELS}x{VERSIONS}"), flush=True)
         finally:
             stop_mlflow_server(server)

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.harness import _proc_rss_mib, scrape_once, spawn_exporter, wait_ready
+from benchmarks.harness import _proc_rss_mib, scrape_once, spawn_exporter, stop, wait_ready
 from tests.helpers import free_port
 
 SCRAPES, WARMUP, CLIENTS = 10_000, 2_000, 4
@@ -43,11 +43,7 @@ def _exporter(args: list[str]) -> Iterator[tuple[str, int]]:
         wait_ready(url, proc)
         yield url, proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def _scrape_ok(url: str, timeout: float = SCRAPE_TIMEOUT) -> float | None:
@@ -187,8 +183,7 @@ def _faults() -> None:
         stub.shutdown()
         stub.server_close()
         for proc, _ in simulators:
-            proc.terminate()
-            proc.wait(timeout=10)
+            stop(proc)
     answered = sorted(s for s in latencies if s is not None)
     failed = len(latencies) - len(answered)
     p99 = answered[min(len(answered) - 1, int(len(answered) * 0.99))] if answered else float("nan")

@@ -143,18 +143,10 @@ def targets(cfg: BundleConfig) -> Section:
 
 
 def gpus(cfg: BundleConfig) -> Section:
-    """The GPUs under the serving pods: nvidia_gpu_model_info joined to the per-GPU series on uuid."""
-    m = gpu.metrics(cfg)
+    """The GPUs under the serving pods: nvidia_gpu_model_info joined to the per-GPU series on uuid, recorded
+    (alerts/panels.py): the join read every GPU of the fleet at every step."""
     node = cfg.naming.node_label
-    served = m("nvidia_gpu_model_info", namespace=Re("$namespace"), model=Re("$model"))
-    labels = m.by("nvidia_gpu_model_info", "uuid", "gpu", "mig_uuid", node, "namespace", "pod", "model")
-    held = f"group by ({labels}) ({served})"
-    on = f"* on ({m.by('nvidia_gpu_model_info', 'uuid')}) group_left ()"
-    # The held GPUs' used bytes first, then divided by their totals: one join of every GPU fewer per step than
-    # dividing every GPU's used by its total first.
-    per_total = f"/ on ({m.by('nvidia_gpu_model_info', 'uuid')}) group_left ()"
-    total = m("nvidia_gpu_memory_total_bytes")
-    used = f"{held}\n{on}\n{m('nvidia_gpu_memory_used_bytes')}\n{per_total}\n{total}"
+    served: dict[str, str | Re] = {"namespace": Re("$namespace"), "model": Re("$model")}
     legend = f"{MODEL} ({{{{pod}}}}) GPU {{{{gpu}}}} on {{{{{node}}}}}"
     return Section(
         "GPUs under the serving pods",
@@ -163,13 +155,13 @@ def gpus(cfg: BundleConfig) -> Section:
                 "GPU utilization under serving pods",
                 "Utilization of each GPU a TF Serving pod of the chosen models holds (nvidia_gpu_model_info "
                 "joined on uuid). MIG slices report none. A GPU shared by several pods shows once per pod.",
-                Query(f"{held}\n{on}\n{m('nvidia_gpu_utilization_ratio')}", legend),
+                Query(selector(cfg, panels.serving_gpu_utilization_record(), **served), legend),
                 gpu.band(cfg),
             ),
             ratio_panel(
                 "GPU memory under serving pods",
                 "Memory in use on each GPU a serving pod holds, as a share of the GPU's memory.",
-                Query(used, legend),
+                Query(selector(cfg, panels.serving_gpu_memory_record(), **served), legend),
                 steps("green", (cfg.gpu.memory_used_warning_ratio, "red")),
             ),
         ),

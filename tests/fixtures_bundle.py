@@ -18,6 +18,7 @@ import pytest
 import yaml
 from kubernetes.client import ApiClient
 
+from benchmarks.harness import stop
 from bundle.schema import BundleConfig, load_config
 from demo.prometheus import relabel_config
 from tests.helpers import free_port, http_get
@@ -95,16 +96,6 @@ def running_server(argv: Sequence[str], url: str, log: Path) -> Iterator[str]:
         yield url
     finally:
         stop(process)
-
-
-def stop(process: subprocess.Popen[Any]) -> None:
-    """Terminate `process`, killing it when it does not exit within 10 s."""
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def _ready(url: str, process: subprocess.Popen[bytes]) -> bool:

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from alerts import panels as panel_records
 from alerts import records
+from alerts.model import Record
 from bundle.schema import BundleConfig
 from dashboards import models, overview, serving
 from dashboards.lint import lint, panels, promql
@@ -181,12 +183,21 @@ def test_gpus_under_serving_pods_need_attribution(
     assert "GPUs under the serving pods" not in rows(board)
 
 
-def test_gpus_under_serving_pods_join_the_model_info_on_uuid(serving_board: Titled) -> None:
+def test_gpus_under_serving_pods_read_records_of_the_model_info_joined_on_uuid(
+    serving_board: Titled, bundle_config: BundleConfig
+) -> None:
     (utilization,) = exprs(serving_board["GPU utilization under serving pods"])
-    assert utilization.startswith(
-        "group by (uuid, gpu, mig_uuid, node, namespace, pod, model) (nvidia_gpu_model_info{"
-    )
-    assert "* on (uuid) group_left ()\nnvidia_gpu_utilization_ratio{" in utilization
+    (memory,) = exprs(serving_board["GPU memory under serving pods"])
+    chosen = '{namespace=~"$namespace", model=~"$model"}'
+    assert utilization == f"{panel_records.serving_gpu_utilization_record()}{chosen}"
+    assert memory == f"{panel_records.serving_gpu_memory_record()}{chosen}"
+    groups = panel_records.groups(bundle_config)
+    recorded = {r.record: r.expr for group in groups for r in group.rules if isinstance(r, Record)}
+    held = "group by (uuid, gpu, mig_uuid, node, namespace, pod, model) (nvidia_gpu_model_info{"
+    for name in (panel_records.serving_gpu_utilization_record(), panel_records.serving_gpu_memory_record()):
+        assert recorded[name].startswith(held)
+        assert "* on (uuid) group_left ()\n" in recorded[name]
+    assert "\nnvidia_gpu_utilization_ratio{" in recorded[panel_records.serving_gpu_utilization_record()]
 
 
 def test_drift_panels_per_metric_with_thresholds_in_its_direction(models_board: Titled) -> None:

@@ -16,6 +16,7 @@ import pytest
 import alerts
 import dashboards
 from benchmarks.fleet import compare, measure, stack
+from benchmarks.fleet.engines import EVALUATION_INTERVAL
 from benchmarks.fleet.generate import ClusterHistory
 from benchmarks.fleet.shape import (
     BUDGET_PER_GPU,
@@ -27,7 +28,7 @@ from benchmarks.fleet.shape import (
 )
 from benchmarks.harness import scrape_once, spawn_exporter, wait_ready
 from bundle.promql import spec
-from bundle.schema import BundleConfig
+from bundle.schema import BundleConfig, duration_seconds
 from exporter.tfserving.simulator import TFServingSimulator
 from tests.fixtures_tfserving import SimFactory
 from tests.helpers import free_port, samples
@@ -177,6 +178,7 @@ def test_a_global_view_raises_the_alerts_and_answers_of_each_cluster_alone(
     now = int(time.time())
     fleet = Fleet(clusters=3, nodes=8, models=10, history=3600 + 900, step=60, end=now + 900)
     with stack.running(fleet, Faults(since=now - 300), cfg, tmp_path) as running:
+        assert running.vm is not None and running.vmalert is not None
         # vmalert reads a record back from VictoriaMetrics an evaluation after writing it: an SLO burn alert
         # (records of records) fires there a few evaluations after it does in Prometheus.
         running.wait_evaluated(times=5, seconds=180)
@@ -194,5 +196,10 @@ def test_a_global_view_raises_the_alerts_and_answers_of_each_cluster_alone(
         for engine in (*running.prometheus.values(), running.vmalert):
             slow = {g: s for g, s in measure.rule_group_seconds(engine).items() if s >= 1}
             assert slow == {}, f"{engine.name}: rule groups over 1 s"
+        # The bench's steady-state timing of vmalert: one more iteration of every group, each timed.
+        interval = duration_seconds(EVALUATION_INTERVAL)
+        iterations = measure.slowest_vmalert_iterations(running.vmalert, 1, interval)
+        assert iterations.keys() == measure.rule_group_seconds(running.vmalert).keys()
+        assert all(0 < seconds < 1 for seconds in iterations.values()), iterations
         timed = measure.time_queries(running.vm, boards, {"cluster": ".+"}, measure.dashboard_range(cfg), 60)
         assert [t for t in timed if t.error or t.seconds >= 1] == []

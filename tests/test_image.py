@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.harness import stop
 from servicemonitors.common import UNPRIVILEGED_UID
-from tests.fixtures_bundle import stop
 from tests.helpers import free_port, http_get, value
 
 pytestmark = pytest.mark.slow

@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from benchmarks.harness import stop
+
 EVALUATION_INTERVAL = "10s"
 _SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
@@ -141,12 +143,7 @@ def _running(
         wait_for(is_ready, 300, f"{name} ready (log: {log})")
         yield engine
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process, timeout=30)
 
 
 @contextlib.contextmanager
