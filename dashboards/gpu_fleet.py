@@ -64,11 +64,15 @@ class FleetQueries:
         """`expr`'s series counted by `labels`, which the series of `of` must carry."""
         return f"count by ({self.m.by(of, *labels)}) ({expr})"
 
-    def not_zero(self, record: str) -> str:
-        """A per-node record on each node where it is not 0, and a 0 line: a line per node of a fleet, nearly
-        all at 0, took seconds to draw at 1,000 nodes (docs/scale.md). Not `or on () vector(0)`:
-        VictoriaMetrics fills every filtered point of the left side from it, bringing back every node."""
-        return f"{selector(self.cfg, record, **self.scope)} > 0\nor vector(0)"
+    def recorded(self, record: str) -> str:
+        """A recording rule (alerts/panels.py) on the chosen nodes."""
+        return selector(self.cfg, record, **self.scope)
+
+    def not_zero(self, per_node: str) -> str:
+        """`per_node` on each node where it is not 0, and a 0 line: a line per node of a fleet, nearly all at
+        0, took seconds to draw at 1,000 nodes (docs/scale.md). Not `or on () vector(0)`: VictoriaMetrics
+        fills every filtered point of the left side from it, bringing back every node."""
+        return f"{per_node} > 0\nor vector(0)"
 
     def total(self, expr: str, aggregation: str = "count") -> str:
         """A fleet-wide number that shows 0, not "no data", when nothing matches."""
@@ -179,18 +183,19 @@ def health(cfg: BundleConfig) -> Section:
             "GPUs that stopped answering NVML, on each node that has one (and a 0 line).",
             "short",
             # Recorded (alerts/panels.py): every GPU's nvidia_gpu_up at every step took 1.4 s at 1,000 nodes.
-            Query(q.not_zero(records.node_lost_record()), legend),
+            Query(q.not_zero(q.recorded(records.node_lost_record())), legend),
             width=8,
         ),
         timeseries(
             "XID errors by node",
-            "XID events per interval by node and XID; critical ones "
-            f"({', '.join(map(str, cfg.gpu.critical_xids))}) "
-            "page.",
+            "XID events per interval by node and XID, where there were any (and a 0 line); critical ones "
+            f"({', '.join(map(str, cfg.gpu.critical_xids))}) page.",
             "short",
             Query(
-                f"sum by ({q.m.by('nvidia_gpu_xid_errors_total', node, 'xid')}) "
-                f"({increase(q('nvidia_gpu_xid_errors_total'))})",
+                q.not_zero(
+                    f"sum by ({q.m.by('nvidia_gpu_xid_errors_total', node, 'xid')}) "
+                    f"({increase(q('nvidia_gpu_xid_errors_total'))})"
+                ),
                 f"{legend} XID {{{{xid}}}}",
             ),
             width=8,
@@ -198,11 +203,17 @@ def health(cfg: BundleConfig) -> Section:
         timeseries(
             "Uncorrectable ECC errors and row remaps by node",
             "Uncorrectable ECC errors per interval, and GPUs with a row remap pending (needs a reset) or "
-            "failed (needs service), per node (where ECC and row remapping exist).",
+            "failed (needs service), on each node that has any (where ECC and row remapping exist), and a 0 "
+            "line.",
             "short",
-            Query(f"sum by ({q.m.by('nvidia_gpu_info', node)}) ({increase(ecc)})", f"{legend} ECC"),
+            Query(
+                q.not_zero(f"sum by ({q.m.by('nvidia_gpu_info', node)}) ({increase(ecc)})"), f"{legend} ECC"
+            ),
             *(
-                Query(f"sum by ({q.m.by(name, node)}) ({q(name)})", f"{legend} {what}")
+                Query(
+                    q.not_zero(f"sum by ({q.m.by(name, node)}) ({q(name)})"),
+                    f"{legend} {what}",
+                )
                 for name, what in (
                     ("nvidia_gpu_remapped_rows_pending", "remap pending"),
                     ("nvidia_gpu_remapped_rows_failure", "remap failed"),
@@ -217,7 +228,7 @@ def health(cfg: BundleConfig) -> Section:
             "short",
             # Recorded (alerts/panels.py): 4 of the 9 reason series of every GPU took seconds at 1,000 nodes.
             Query(
-                q.not_zero(records.node_throttled_record()),
+                q.not_zero(q.recorded(records.node_throttled_record())),
                 f"{legend} {{{{reason}}}}",
             ),
         ),

@@ -15,6 +15,7 @@ import yaml
 from exporter import __version__
 from exporter.logs import LEVELS
 from exporter.option_values import add_flags, merge
+from exporter.options import Integer
 from exporter.plugin import Plugin
 from exporter.plugin_order import build_order, missing_requirements
 from exporter.textsafe import safe_text
@@ -24,6 +25,7 @@ from exporter.webconfig_reload import WebConfigFile, add_flag, open_web_config
 
 DEFAULT_PORT = 9847
 DEFAULT_MAX_REQUESTS = 40
+MAX_REQUESTS = Integer(minimum=1, maximum=10_000)
 # A config file is a few kilobytes; a bigger one is a mistake (or an attack) that would stall the start.
 MAX_CONFIG_BYTES = 1024 * 1024
 _ADDRESS = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[^:\[\]]*)):(?P<port>\d{1,5})$")
@@ -211,7 +213,7 @@ def parse(argv: Sequence[str], environ: Mapping[str, str], plugins: Sequence[Plu
         problems.append(f"--log.level: {args.log_level!r} is not one of {', '.join(LEVELS)}")
     if args.log_format not in ("logfmt", "json"):
         problems.append(f"--log.format: {args.log_format!r} is not logfmt or json")
-    max_requests = _positive_int(args.max_requests, "--web.max-requests", problems, DEFAULT_MAX_REQUESTS)
+    max_requests = _max_requests(args.max_requests, problems)
     web_config = _web_config(args.web_config_file, problems)
 
     root = Section(load_config_file(args.config_file, problems), "", problems)
@@ -258,12 +260,10 @@ def _web_config(path: str | None, problems: list[str]) -> WebConfigFile | None:
         return None
 
 
-def _positive_int(text: str, flag: str, problems: list[str], default: int) -> int:
+def _max_requests(text: str, problems: list[str]) -> int:
+    """--web.max-requests, read as every integer option is (exporter/options.py)."""
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 10_000:
-        problems.append(f"{flag}: {safe_text(text, 40)!r} is not a whole number from 1 to 10000")
-        return default
-    return value
+        return MAX_REQUESTS.from_flag(text)
+    except ValueError as exc:
+        problems.append(f"--web.max-requests: {exc}")
+        return DEFAULT_MAX_REQUESTS

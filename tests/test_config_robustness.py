@@ -173,10 +173,18 @@ def test_flags_of_disabled_collectors_are_named_in_one_warning() -> None:
     )
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "many", "10001"])
-def test_max_requests_must_be_a_whole_number_in_range(value: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("0", "must be at least 1, got 0"),
+        ("-1", "must be at least 1, got -1"),
+        ("many", "must be an integer, got 'many'"),
+        ("10001", "must be at most 10000, got 10001"),
+    ],
+)
+def test_max_requests_must_be_a_whole_number_in_range(value: str, why: str) -> None:
     problems = _problems([f"--web.max-requests={value}"])
-    assert problems == [f"--web.max-requests: {value!r} is not a whole number from 1 to 10000"]
+    assert problems == [f"--web.max-requests: {why}"]
 
 
 def test_max_requests_defaults_to_40_like_node_exporter() -> None:

@@ -44,7 +44,6 @@ NEEDS_FAULT = {
     # never shows here; the fault repeats it.
     "XID errors": "xid",
     "Clock throttle reasons": "throttle",
-    "XID errors by node": "xid",
     "Time since each XID": "xid",
     "Load failures": "load_failure",
 }
