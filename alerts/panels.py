@@ -51,6 +51,29 @@ def node_lost_record() -> str:
     return "node:nvidia_gpu_lost:sum"
 
 
+def node_gpus_record() -> str:
+    """Per node and GPU model: how many GPUs it has (nvidia_gpu_info)."""
+    return "node_name:nvidia_gpu_info:count"
+
+
+def node_power_record(cfg: BundleConfig) -> str:
+    """Per node: watts of all its GPUs, from their energy counters."""
+    return f"node:nvidia_gpu_power_watts:sum_rate{cfg.gpu.rate_window}"
+
+
+def node_ecc_record(cfg: BundleConfig) -> str:
+    """Per node: uncorrectable ECC errors (volatile counters) of its GPUs over gpu.rate_window."""
+    return f"node:nvidia_gpu_ecc_errors_uncorrected:sum_increase{cfg.gpu.rate_window}"
+
+
+def node_remapped_rows_record(kind: str) -> str:
+    """Per node: its GPUs with a row remap `kind` (pending: needs a reset; failure: needs service)."""
+    return f"node:nvidia_gpu_remapped_rows_{kind}:sum"
+
+
+REMAPPED_ROWS = ("pending", "failure")
+
+
 def namespace_read_failures_record(cfg: BundleConfig) -> str:
     """Per namespace and reason: failed reads of TF Serving targets per second, over all its targets."""
     return f"namespace_reason:tfserving_target_errors:rate{cfg.serving.rate_window}"
@@ -96,6 +119,22 @@ def gpu_groups(cfg: BundleConfig) -> list[Group]:
     rules.append(("throttled", Record(node_throttled_record(), f"sum by ({by_reason}) ({throttled})")))
     by_node = m.by("nvidia_gpu_up", *cluster, n.node_label)
     rules.append(("lost", Record(node_lost_record(), f"sum by ({by_node}) (1 - {m('nvidia_gpu_up')})")))
+    by_name = m.by("nvidia_gpu_info", *cluster, n.node_label, "name")
+    rules.append(("count", Record(node_gpus_record(), f"count by ({by_name}) ({m('nvidia_gpu_info')})")))
+    energy = f"rate({m('nvidia_gpu_energy_joules_total')}[{window}])"
+    rules.append(("power-node", Record(node_power_record(cfg), f"sum by ({by_node}) ({energy})")))
+    ecc = m("nvidia_gpu_ecc_errors_total", error_type="uncorrected", counter="volatile")
+    rules.append(
+        ("memory-errors", Record(node_ecc_record(cfg), f"sum by ({by_node}) (increase({ecc}[{window}]))"))
+    )
+    for kind in REMAPPED_ROWS:
+        remapped = f"nvidia_gpu_remapped_rows_{kind}"
+        rules.append(
+            (
+                f"remapped-{kind}",
+                Record(node_remapped_rows_record(kind), f"sum by ({by_node}) ({m(remapped)})"),
+            )
+        )
     if cfg.attribution.enabled:
         allocated = f"group by ({m.by(ALLOCATION, *cluster, 'uuid')}) ({m(ALLOCATION)})"
     else:
@@ -115,9 +154,12 @@ def gpu_groups(cfg: BundleConfig) -> list[Group]:
             f"* on ({on_gpu}) group_left ()\nrate({m('nvidia_gpu_energy_joules_total')}[{window}])\n)"
         )
         rules.append(("power", Record(namespace_power_record(cfg), power)))
-    # One group per record: each reads every GPU's series, and groups are evaluated concurrently.
+    # A group per join or per few reads of every GPU's series: groups are evaluated concurrently.
     uid = cfg.dashboards.gpu_fleet_uid
-    fleet = [Group(f"{GPU_GROUP}-{name}", (rule,), dashboard_uid=uid) for name, rule in rules]
+    named: dict[str, list[Record]] = {}
+    for name, rule in rules:
+        named.setdefault(name, []).append(rule)
+    fleet = [Group(f"{GPU_GROUP}-{name}", tuple(group), dashboard_uid=uid) for name, group in named.items()]
     serving = cfg.attribution.enabled and cfg.serving.collect_on_gpu_nodes
     return fleet + (_serving_gpus(cfg, m) if serving else [])
 

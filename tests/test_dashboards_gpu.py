@@ -218,7 +218,10 @@ def test_fleet_health_reads_the_alerts_keys(make_config: Callable[[dict[str, Any
     record = panel_records.node_throttled_record()
     assert throttled.startswith(f"{record}{{") and 'reason=~"hw_slowdown"' in _record_expr(cfg, record)
     ecc = exprs(fleet["Uncorrectable ECC errors and row remaps by node"])[0]
-    assert 'error_type="uncorrected", counter="volatile"' in ecc
+    record = panel_records.node_ecc_record(cfg)
+    assert ecc.startswith(f"{record}{{") and 'error_type="uncorrected", counter="volatile"' in _record_expr(
+        cfg, record
+    )
 
 
 def test_energy_by_namespace_sums_a_recorded_join_of_the_allocations_on_uuid(
