@@ -119,10 +119,12 @@ def attention(cfg: BundleConfig) -> Section:
                 "Drift and quality alerts firing per monitored model version (0: none; open Models and "
                 "quality for the rest).",
                 {"0": ("ok", "green")},
+                # Each monitored side grouped by version before the `or`: an `or` of every drift and quality
+                # series at every step took over a second over 6 h at 200 models.
                 Query(
-                    f"count by ({versions}) ({alerts_firing(cfg, *DEGRADED)})\nor\n0 * group by ({versions}) "
-                    f"(\n{mlflow('mlflow_model_drift_timestamp_seconds')}\n"
-                    f"or\n{mlflow('mlflow_model_quality_timestamp_seconds')}\n)",
+                    f"count by ({versions}) ({alerts_firing(cfg, *DEGRADED)})\nor\n0 * (\n"
+                    f"group by ({versions}) ({mlflow('mlflow_model_drift_timestamp_seconds')})\nor\n"
+                    f"group by ({versions}) ({mlflow('mlflow_model_quality_timestamp_seconds')})\n)",
                     "{{model}} v{{version}}",
                 ),
                 thresholds=steps("green", (1, "red")),

@@ -29,7 +29,6 @@ from dashboards.style import (
     timeseries,
 )
 
-VERSION_STATES = ("UNKNOWN", "START", "LOADING", "AVAILABLE", "UNLOADING", "END")
 STATE_COLOURS = ("red", "blue", "blue", "green", "orange", "grey")
 MODEL = "{{namespace}}/{{model}}"
 VERSION = "{{namespace}}/{{model}} v{{version}}"
@@ -181,14 +180,9 @@ def latency(cfg: BundleConfig) -> Section:
 
 def versions(cfg: BundleConfig) -> Section:
     q = ServingQueries(cfg)
-    state = "tfserving_model_version_state"
-    by = q.by(state, "version", "pod")
-    coded = "\nor\n".join(
-        f"{q(state, versions=True, state=name)} * {code}" for code, name in enumerate(VERSION_STATES, 1)
-    )
     mapping = {
         str(code): (name, colour)
-        for code, (name, colour) in enumerate(zip(VERSION_STATES, STATE_COLOURS, strict=True), 1)
+        for code, (name, colour) in enumerate(zip(panels.VERSION_STATES, STATE_COLOURS, strict=True), 1)
     }
     failed = q("tfserving_model_load_attempts_total", versions=True, status="fail")
     errors = q("tfserving_model_load_error_info", versions=True)
@@ -200,7 +194,8 @@ def versions(cfg: BundleConfig) -> Section:
                 "State of each model version on each serving pod (the newest 16 per model): LOADING and "
                 "UNLOADING during a rollout, END after unloading or a failed load.",
                 mapping,
-                Query(f"max by ({by}) (\n{coded}\n)", f"{VERSION} on {{{{pod}}}}"),
+                # Recorded (alerts/panels.py): every state of every version, coded at every step.
+                Query(q.record(panels.version_state_record(), versions=True), f"{VERSION} on {{{{pod}}}}"),
                 width=24,
             ),
             timeseries(

@@ -112,7 +112,8 @@ def test_attention_row_reads_alerts_by_their_configured_names(
     assert 'ALERTS{alertstate="firing", alertname=~"Acme.+"}' in firing
     (degraded,) = exprs(home["Models drifted or degraded"])
     assert "AcmeModelDriftCritical|AcmeModelFeaturesDrifted|AcmeModelQualityDegraded" in degraded
-    assert "\nor\n0 * group by (model, version) (\nmlflow_model_drift_timestamp_seconds{" in degraded
+    assert "\nor\n0 * (\ngroup by (model, version) (mlflow_model_drift_timestamp_seconds{" in degraded
+    assert "\nor\ngroup by (model, version) (mlflow_model_quality_timestamp_seconds{" in degraded
     (disagree,) = exprs(home["Serving and registry disagree"])
     assert "AcmeServingRegistryMismatch" in disagree
     assert disagree.endswith(
@@ -157,11 +158,22 @@ def test_heatmap_reads_the_recorded_latency_buckets_per_version(serving_board: T
     assert exprs(heatmap)[0].startswith(f"sum by (le) ({records.latency_bucket_rate('5m')}{{")
 
 
-def test_version_states_are_coded_as_numbers_with_names(serving_board: Titled) -> None:
+def test_version_states_are_coded_as_numbers_with_names(
+    serving_board: Titled, bundle_config: BundleConfig
+) -> None:
     panel = serving_board["Version states"]
     options = panel["fieldConfig"]["defaults"]["mappings"][0]["options"]
-    assert {v["text"] for v in options.values()} == set(serving.VERSION_STATES)
-    assert 'state="AVAILABLE"} * 4' in exprs(panel)[0]
+    assert {v["text"] for v in options.values()} == set(panel_records.VERSION_STATES)
+    assert options["4"]["text"] == "AVAILABLE"
+    record = panel_records.version_state_record()
+    assert exprs(panel)[0].startswith(f"{record}{{")
+    (coded,) = [
+        r.expr
+        for g in panel_records.groups(bundle_config)
+        for r in g.rules
+        if isinstance(r, Record) and r.record == record
+    ]
+    assert 'state="AVAILABLE"} * 4' in coded
 
 
 def test_burn_rates_divide_by_each_models_own_budget(
