@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from alerts.boundary import Boundary
 from alerts.model import Group, Record
+from alerts.selectors import job_metrics
 from bundle.promql import Metrics, Re
 from bundle.schema import BundleConfig
 
@@ -110,26 +111,25 @@ def gpu_groups(cfg: BundleConfig) -> list[Group]:
     """Fleet-wide joins of every GPU with its identity or its holders, which the GPU fleet dashboard (and the
     serving dashboard's GPU row) draws, a group each."""
     n, window = cfg.naming, cfg.gpu.rate_window
-    cluster = (n.cluster_label,) if n.cluster_label else ()
-    m = Metrics(n.job_label, cfg.exporter.gpu_job, frozenset({n.job_label, n.node_label, *cluster}))
-    on_gpu = m.by("nvidia_gpu_info", *cluster, "uuid")
+    m = job_metrics(cfg, cfg.exporter.gpu_job, n.node_label)
+    on_gpu = m.by("nvidia_gpu_info", "uuid")
     rules = [
         (
             "busy",
             Record(
                 node_busy_record(cfg),
-                f"avg by ({m.by('nvidia_gpu_info', *cluster, n.node_label, 'name')}) (\n"
+                f"avg by ({m.by('nvidia_gpu_info', n.node_label, 'name')}) (\n"
                 f"rate({m('nvidia_gpu_busy_seconds_total')}[{window}])\n"
                 f"* on ({on_gpu}) group_left (name)\n{m('nvidia_gpu_info')}\n)",
             ),
         )
     ]
     throttled = m("nvidia_gpu_clock_event_active", reason=Re.any_of(cfg.gpu.bad_throttle_reasons))
-    by_reason = m.by("nvidia_gpu_clock_event_active", *cluster, n.node_label, "reason")
+    by_reason = m.by("nvidia_gpu_clock_event_active", n.node_label, "reason")
     rules.append(("throttled", Record(node_throttled_record(), f"sum by ({by_reason}) ({throttled})")))
-    by_node = m.by("nvidia_gpu_up", *cluster, n.node_label)
+    by_node = m.by("nvidia_gpu_up", n.node_label)
     rules.append(("lost", Record(node_lost_record(), f"sum by ({by_node}) (1 - {m('nvidia_gpu_up')})")))
-    by_name = m.by("nvidia_gpu_info", *cluster, n.node_label, "name")
+    by_name = m.by("nvidia_gpu_info", n.node_label, "name")
     rules.append(("count", Record(node_gpus_record(), f"count by ({by_name}) ({m('nvidia_gpu_info')})")))
     energy = f"rate({m('nvidia_gpu_energy_joules_total')}[{window}])"
     rules.append(("power-node", Record(node_power_record(cfg), f"sum by ({by_node}) ({energy})")))
@@ -146,21 +146,19 @@ def gpu_groups(cfg: BundleConfig) -> list[Group]:
             )
         )
     if cfg.attribution.enabled:
-        allocated = f"group by ({m.by(ALLOCATION, *cluster, 'uuid')}) ({m(ALLOCATION)})"
+        allocated = f"group by ({m.by(ALLOCATION, 'uuid')}) ({m(ALLOCATION)})"
     else:
         used, total = m("nvidia_gpu_memory_used_bytes"), m("nvidia_gpu_memory_total_bytes")
         allocated = f"{used} / {total} > {cfg.gpu.allocated_memory_ratio:g}"
     busy = f"rate({m('nvidia_gpu_busy_seconds_total')}[{window}])"
-    on_allocation = m.by(ALLOCATION, *cluster, "uuid")
+    on_allocation = m.by(ALLOCATION, "uuid")
     rules.append(
         ("allocated", Record(allocated_busy_record(cfg), f"{busy}\nand on ({on_allocation})\n({allocated})"))
     )
     if cfg.attribution.enabled:
-        holders = (
-            f"group by ({m.by(ALLOCATION, *cluster, n.node_label, 'uuid', 'namespace')}) ({m(ALLOCATION)})"
-        )
+        holders = f"group by ({m.by(ALLOCATION, n.node_label, 'uuid', 'namespace')}) ({m(ALLOCATION)})"
         power = (
-            f"sum by ({m.by(ALLOCATION, *cluster, n.node_label, 'namespace')}) (\n{holders}\n"
+            f"sum by ({m.by(ALLOCATION, n.node_label, 'namespace')}) (\n{holders}\n"
             f"* on ({on_gpu}) group_left ()\nrate({m('nvidia_gpu_energy_joules_total')}[{window}])\n)"
         )
         rules.append(("power", Record(namespace_power_record(cfg), power)))
@@ -178,10 +176,9 @@ def _serving_gpus(cfg: BundleConfig, m: Metrics) -> list[Group]:
     """The GPUs under the serving pods, which the Model serving dashboard draws: every GPU's series joined
     with the few a serving pod holds took most of a second per panel at 1,000 nodes (docs/scale.md)."""
     n, served = cfg.naming, "nvidia_gpu_model_info"
-    cluster = (n.cluster_label,) if n.cluster_label else ()
-    labels = m.by(served, *cluster, "uuid", "gpu", "mig_uuid", n.node_label, "namespace", "pod", "model")
+    labels = m.by(served, "uuid", "gpu", "mig_uuid", n.node_label, "namespace", "pod", "model")
     held = f"group by ({labels}) ({m(served)})"
-    on = m.by(served, *cluster, "uuid")
+    on = m.by(served, "uuid")
     # The held GPUs' used bytes first, then divided by their totals: one join of every GPU fewer than
     # dividing every GPU's used bytes by its total first.
     memory = (
@@ -201,17 +198,16 @@ def _serving_gpus(cfg: BundleConfig, m: Metrics) -> list[Group]:
 
 def groups(cfg: BundleConfig) -> list[Group]:
     n = cfg.naming
-    cluster = (n.cluster_label,) if n.cluster_label else ()
-    m = Metrics(n.job_label, cfg.serving.job, frozenset({n.job_label, n.node_label, *cluster}))
+    m = job_metrics(cfg, cfg.serving.job, n.node_label)
     selector = m(RUNTIME)
     buckets = f"{RUNTIME}_bucket{selector[len(RUNTIME) :]}"
-    by = m.by(RUNTIME, *cluster, "namespace", "model", "version", "runtime")
+    by = m.by(RUNTIME, "namespace", "model", "version", "runtime")
     runtime_p95 = Record(
         runtime_p95_record(cfg),
         f"histogram_quantile(0.95, sum by ({by}, le) (rate({buckets}[{cfg.serving.rate_window}])))",
     )
     uid = cfg.dashboards.serving_uid
-    by_version = m.by(VERSION_STATE, *cluster, "namespace", "model", "version", "pod")
+    by_version = m.by(VERSION_STATE, "namespace", "model", "version", "pod")
     coded = "\nor\n".join(
         f"{m(VERSION_STATE, state=name)} * {code}" for code, name in enumerate(VERSION_STATES, 1)
     )
@@ -228,10 +224,9 @@ def groups(cfg: BundleConfig) -> list[Group]:
 def _targets_group(cfg: BundleConfig, m: Metrics) -> Group:
     """Failed target reads, per namespace and reason and per failing target: every target's 9 reason counters
     read at every step of a panel took over a second at 200 models (docs/scale.md)."""
-    cluster = (cfg.naming.cluster_label,) if cfg.naming.cluster_label else ()
     failures = f"rate({m(TARGET_ERRORS)}[{cfg.serving.rate_window}])"
-    per_namespace = m.by(TARGET_ERRORS, *cluster, "namespace", "reason")
-    per_target = m.by(TARGET_ERRORS, *cluster, "namespace", "pod", "target", "reason")
+    per_namespace = m.by(TARGET_ERRORS, "namespace", "reason")
+    per_target = m.by(TARGET_ERRORS, "namespace", "pod", "target", "reason")
     return Group(
         TARGETS_GROUP,
         (
